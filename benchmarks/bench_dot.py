@@ -1,0 +1,62 @@
+"""Vector dot products (tutorial S4-S5): does a threaded BLAS help a dot?"""
+
+from npthreads import machine, workloads
+
+from .common import GRID, Scenario
+
+SIZES = GRID["dot"]
+
+
+class DotBlasThreads(Scenario):
+    """Does a threaded BLAS speed up one large vector dot, limits set at run time?"""
+    params = [list(SIZES), ["1", "cores", "2xcores", "default"]]
+    param_names = ["size", "blas_threads"]
+
+    def setup(self, size, blas_threads):
+        n = SIZES[size]
+        self.require_memory(workloads.dot_nbytes(n), f"dot {size}")
+        self.batch = workloads.dot_batch(n)
+        self.limit_blas(blas_threads)
+
+    def time_dot(self, size, blas_threads):
+        self.batch.run_serial()
+
+    def track_gbytes_per_s(self, size, blas_threads):
+        """Best of three, as GB/s: a dot is judged by memory bandwidth."""
+        best = float("inf")
+        for _ in range(3):
+            start = self.timer()
+            self.batch.run_serial()
+            best = min(best, self.timer() - start)
+        return self.batch.bytes_moved / best / 1e9
+
+    track_gbytes_per_s.unit = "GB/s"
+
+
+class DotEnvVarTutorial(Scenario):
+    """The tutorial's way (S4 vs S5): ``OMP_NUM_THREADS`` set before numpy is
+    imported, in a fresh interpreter, timing vector creation and the dot as
+    the tutorial's program does (the import itself is not timed)."""
+    params = [list(SIZES), ["1", "default"]]
+    param_names = ["size", "omp_num_threads"]
+    # Each sample starts an interpreter: fewer, longer samples.
+    repeat = (4, 5, 8.0)
+    number = 1
+
+    def setup(self, size, omp_num_threads):
+        self.require_memory(workloads.dot_nbytes(SIZES[size]), f"dot {size}")
+
+    def timeraw_create_and_dot(self, size, omp_num_threads):
+        n = SIZES[size]
+        # OPENBLAS_NUM_THREADS outranks OMP_NUM_THREADS, so it must not be set
+        # (asv's env_nobuild sets it to empty, which OpenBLAS reads as unset).
+        setup = (
+            "import os\n"
+            "for var in ('OPENBLAS_NUM_THREADS', 'GOTO_NUM_THREADS', 'OMP_NUM_THREADS'):\n"
+            "    os.environ.pop(var, None)\n"
+            + (f"os.environ['OMP_NUM_THREADS'] = {omp_num_threads!r}\n"
+               if omp_num_threads != "default" else "")
+            + "from numpy import ones\n"
+        )
+        code = f"data1 = ones({n})\ndata2 = ones({n})\nresult = data1.dot(data2)\n"
+        return code, setup

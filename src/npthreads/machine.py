@@ -1,0 +1,121 @@
+"""Facts about the machine that decide how many threads make sense.
+
+Thread counts in the benchmark grid are labels relative to the machine
+("cores", "2xcores"), so the results of a 2-core laptop and a 64-core server
+line up; this module turns a label into a count and says how much memory a
+workload may take before it would be OOM-killed instead of skipped.
+"""
+
+import os
+import platform
+import re
+
+from . import UsageError
+
+# Labels in the order the grids and the reports list them.
+THREAD_LABELS = ("1", "halfcores", "cores", "2xcores", "4xcores")
+
+
+def _cgroup_cpu_limit():
+    """CPUs allowed by a cgroup v2 quota (containers), or None when unlimited."""
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, int(int(quota) / int(period)))
+
+
+def usable_cores():
+    """Cores this process may run on: affinity mask and cgroup quota, not the
+    host's total, which is what os.cpu_count() and ThreadPool() use."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    limit = _cgroup_cpu_limit()
+    return min(cores, limit) if limit else cores
+
+
+def resolve_threads(label, cores=None):
+    """Turn a thread label ("1", "cores", "2xcores", "halfcores", "3") into a
+    count. Raises UsageError with a one-line reason for anything else."""
+    cores = usable_cores() if cores is None else cores
+    text = str(label).strip()
+    if text == "cores":
+        return cores
+    if text == "halfcores":
+        return max(1, cores // 2)
+    match = re.fullmatch(r"(\d+)xcores", text)
+    if match:
+        factor = int(match.group(1))
+        if factor < 1:
+            raise UsageError(f"thread label {label!r}: factor must be at least 1")
+        return factor * cores
+    try:
+        count = int(text)
+    except ValueError:
+        raise UsageError(
+            f"thread count {label!r} is neither a number nor one of "
+            f"{', '.join(THREAD_LABELS)}"
+        ) from None
+    if count < 1:
+        raise UsageError(f"thread count {label!r} must be at least 1")
+    return count
+
+
+def memory_bytes():
+    """(total, available) physical memory in bytes, from /proc/meminfo where
+    it exists (available counts reclaimable cache), else sysconf."""
+    try:
+        fields = {}
+        with open("/proc/meminfo") as f:
+            for line in f:
+                key, value = line.split(":", 1)
+                fields[key] = int(value.split()[0]) * 1024
+        return fields["MemTotal"], fields.get("MemAvailable", fields["MemFree"])
+    except (OSError, KeyError, ValueError):
+        page = os.sysconf("SC_PAGE_SIZE")
+        return (os.sysconf("SC_PHYS_PAGES") * page,
+                os.sysconf("SC_AVPHYS_PAGES") * page)
+
+
+def check_fits(nbytes, what, headroom=0.8):
+    """Refuse, before allocating, a workload that would not fit in memory.
+
+    Returns None when it fits, else a one-line reason. A benchmark turns the
+    reason into a skip and the command line into an error, so an oversized
+    request never ends in the kernel's OOM killer."""
+    _, available = memory_bytes()
+    if nbytes > headroom * available:
+        return (f"{what} needs {nbytes / 2**30:.1f} GiB but only "
+                f"{available / 2**30:.1f} GiB of memory is available")
+    return None
+
+
+def cpu_model():
+    """The CPU's model name, as asv's machine.json records it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_facts():
+    """The machine half of the facts a report shows next to each result."""
+    total, available = memory_bytes()
+    return {
+        "usable_cores": usable_cores(),
+        "logical_cpus": os.cpu_count(),
+        "cpu": cpu_model(),
+        "arch": platform.machine(),
+        "os": f"{platform.system()} {platform.release()}",
+        "memory_total_bytes": total,
+        "memory_available_bytes": available,
+    }

@@ -1,0 +1,85 @@
+"""The benchmark grids: which sizes and thread labels each profile runs.
+
+The profile is chosen by the ``NPTHREADS_PROFILE`` environment variable
+(scikit-learn's asv suite does the same with a config file), because asv
+gives benchmarks no arguments. Params are plain labels fixed here, so they
+never depend on the installed numpy or on the machine: a label such as
+"2xcores" is resolved to a count only inside ``setup``.
+
+- ``quick``: a smoke run, a couple of seconds per environment.
+- ``default``: every question on cache-resident and memory- or compute-bound
+  sizes, sized so the whole matrix runs in minutes on 2 cores.
+- ``full``: adds the tutorial's own sizes (gigabytes; the memory guard skips
+  what this machine cannot hold).
+"""
+
+import os
+
+from . import UsageError
+
+PROFILE_ENV = "NPTHREADS_PROFILE"
+PROFILES = ("quick", "default", "full")
+
+_DEFAULT = {
+    # Python worker threads and BLAS threads: the "balance" grid.
+    "python_threads": ["1", "cores", "2xcores", "4xcores"],
+    "blas_threads": ["1", "cores", "2xcores"],
+    # matmul: label -> (n, number of pairs)
+    "matmul": {
+        "64x64 x128 (cache)": (64, 128),
+        "384x384 x8 (compute)": (384, 8),
+    },
+    # vector dot: label -> elements
+    "dot": {
+        "1e5 (cache)": 100_000,
+        "2e7 (memory)": 20_000_000,
+    },
+    # fill of many arrays: label -> (n, number of n x n arrays)
+    "fill_many": {
+        "128x128 x256 (cache)": (128, 256),
+        "1024x1024 x16 (memory)": (1024, 16),
+    },
+    # one large array split into parts: label -> elements
+    "one_array": {
+        "2e5 (cache)": 200_000,
+        "2e7 (memory)": 20_000_000,
+    },
+}
+
+_QUICK = {
+    "python_threads": ["1", "cores"],
+    "blas_threads": ["1", "cores"],
+    "matmul": {"64x64 x16 (cache)": (64, 16)},
+    "dot": {"1e5 (cache)": 100_000},
+    "fill_many": {"128x128 x16 (cache)": (128, 16)},
+    "one_array": {"2e5 (cache)": 200_000},
+}
+
+_TUTORIAL_SIZES = {
+    "matmul": {"2000x2000 x100 (tutorial)": (2000, 100)},
+    "dot": {"1e9 (tutorial)": 1_000_000_000},
+    "fill_many": {"5000x5000 x100 (tutorial)": (5000, 100)},
+    "one_array": {"1e9 (tutorial scale)": 1_000_000_000},
+}
+
+
+def active_profile():
+    name = os.environ.get(PROFILE_ENV, "").strip() or "default"
+    if name not in PROFILES:
+        raise UsageError(f"unknown profile {name!r} in {PROFILE_ENV}; "
+                         f"choose from {', '.join(PROFILES)}")
+    return name
+
+
+def grid(profile=None):
+    """The grid of ``profile`` (default: the active one) as a fresh dict."""
+    profile = profile or active_profile()
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    if profile == "quick":
+        return {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in _QUICK.items()}
+    result = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in _DEFAULT.items()}
+    if profile == "full":
+        for key, sizes in _TUTORIAL_SIZES.items():
+            result[key].update(sizes)
+    return result

@@ -1,0 +1,87 @@
+"""BLAS thread limits, set at run time with threadpoolctl.
+
+Why one cached controller: ``threadpool_limits()`` rescans every loaded
+library on each call (~0.3 ms), which would land inside short timed regions;
+a cached ``ThreadpoolController`` limits in ~13 us. It must be created after
+numpy is imported, or it does not see numpy's OpenBLAS.
+
+Why limits are verified: since threadpoolctl 3.8 a limit set from a worker
+thread while the main thread holds one is silently ignored, and a BLAS may
+cap a request. A benchmark must never be recorded under a thread count it did
+not run with, so a limit that did not take raises ``BlasLimitRefused`` and the
+benchmark skips that combination with the reason.
+"""
+
+import functools
+import threading
+
+import numpy  # noqa: F401  (loads the BLAS before the controller scans)
+from threadpoolctl import ThreadpoolController
+
+
+class BlasLimitRefused(RuntimeError):
+    """The BLAS did not apply the requested thread count."""
+
+
+@functools.lru_cache(maxsize=1)
+def controller():
+    return ThreadpoolController()
+
+
+def blas_pools():
+    """The BLAS libraries loaded in this process (numpy's, and scipy's if
+    scipy is imported), as threadpoolctl describes them."""
+    return [info for info in controller().info() if info["user_api"] == "blas"]
+
+
+def numpy_blas():
+    """threadpoolctl's description of the BLAS numpy is linked against, or
+    None for a numpy built without one. numpy's own copy is preferred when
+    several are loaded: it is the one ``ndarray.dot`` calls."""
+    pools = blas_pools()
+    for info in pools:
+        if "numpy" in info.get("filepath", "").lower():
+            return info
+    return pools[0] if pools else None
+
+
+def current_blas_threads():
+    info = numpy_blas()
+    return None if info is None else info["num_threads"]
+
+
+class BlasThreads:
+    """Hold the BLAS at ``count`` threads until ``restore()``.
+
+    ``count=None`` means "leave the BLAS at its default" (the tutorial's
+    configuration) and changes nothing. Must be used from the main thread,
+    where threadpoolctl lets the limit take effect."""
+
+    def __init__(self, count):
+        self.count = count
+        self._limiter = None
+        if count is None:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            raise BlasLimitRefused("BLAS limits must be set from the main thread")
+        info = numpy_blas()
+        if info is None:
+            raise BlasLimitRefused("numpy is not linked against a BLAS threadpoolctl knows")
+        self._limiter = controller().select(filepath=info["filepath"]).limit(limits=count)
+        applied = current_blas_threads()
+        if applied != count:
+            self.restore()
+            raise BlasLimitRefused(
+                f"{info['internal_api']} {info.get('version')} runs {applied} "
+                f"threads when asked for {count}")
+
+    def restore(self):
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
+            self._limiter = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.restore()

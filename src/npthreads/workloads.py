@@ -1,0 +1,147 @@
+"""The numpy work the tutorial times, as batches of independent tasks.
+
+A ``Batch`` is a function and the argument tuples of its tasks, plus the
+arithmetic and memory traffic they represent, so that an executor can run it
+and a report can turn a time into GFLOP/s or GB/s. Data comes from small
+cached getters: building it is never timed, and the cache means asv's
+per-sample ``setup`` does not rebuild it. Arrays are made with ``np.ones``
+(pages touched), never ``np.empty``, so no timed region pays first-touch page
+faults.
+"""
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+FLOAT_BYTES = np.dtype(np.float64).itemsize
+
+
+@dataclass(frozen=True)
+class Batch:
+    """``fn(*args)`` for every ``args`` in ``tasks``."""
+    name: str
+    fn: object
+    tasks: tuple
+    flops: float = 0.0        # floating-point operations in the whole batch
+    bytes_moved: float = 0.0  # bytes read + written by the whole batch
+
+    def run_serial(self):
+        fn = self.fn
+        return [fn(*args) for args in self.tasks]
+
+
+# -- task functions: module level so a process pool can pickle them --------
+
+def matmul_pair(a, b):
+    """The tutorial's ``operation``: one BLAS DGEMM."""
+    return a.dot(b)
+
+
+def dot(a, b):
+    """Vector dot product: BLAS DDOT."""
+    return a.dot(b)
+
+
+def fill_zero(array):
+    """``ndarray.fill`` releases the GIL; returns nothing, like the tutorial."""
+    array.fill(0)
+
+
+def exp_into(source, out):
+    """A GIL-releasing elementwise ufunc that numpy runs on one thread."""
+    np.exp(source, out=out)
+
+
+# -- cached data getters -----------------------------------------------------
+# maxsize=2: asv runs one parameter combination per process, so two entries
+# cover a benchmark that needs two shapes, without holding gigabytes.
+
+@functools.lru_cache(maxsize=2)
+def ones_list(shape, count):
+    return tuple(np.ones(shape) for _ in range(count))
+
+
+@functools.lru_cache(maxsize=2)
+def ones_array(shape):
+    return np.ones(shape)
+
+
+# -- memory each batch needs, checked before anything is allocated ----------
+
+def matmul_nbytes(n, count):
+    return 3 * count * n * n * FLOAT_BYTES  # a, b and the result per pair
+
+
+def dot_nbytes(n):
+    return 2 * n * FLOAT_BYTES
+
+
+def fill_many_nbytes(n, count):
+    return count * n * n * FLOAT_BYTES
+
+
+def one_array_nbytes(n_elements, arrays=1):
+    return arrays * n_elements * FLOAT_BYTES
+
+
+# -- batches -----------------------------------------------------------------
+
+def matmul_batch(n, count):
+    """``count`` independent products of n x n matrices (tutorial: 100 of 2000)."""
+    left = ones_list((n, n), count)
+    right = _right_operands(n, count)
+    return Batch(f"matmul {count}x({n}x{n})", matmul_pair, tuple(zip(left, right)),
+                 flops=2.0 * n**3 * count,
+                 bytes_moved=3.0 * n * n * FLOAT_BYTES * count)
+
+
+@functools.lru_cache(maxsize=2)
+def _right_operands(n, count):
+    # A second, distinct set of matrices: the tutorial multiplies two lists.
+    return tuple(np.ones((n, n)) for _ in range(count))
+
+
+def dot_batch(n):
+    """One dot of two n-vectors (tutorial: n = 1e9)."""
+    a = ones_array((n,))
+    b = _second_vector(n)
+    return Batch(f"dot {n}", dot, ((a, b),), flops=2.0 * n,
+                 bytes_moved=2.0 * n * FLOAT_BYTES)
+
+
+@functools.lru_cache(maxsize=1)
+def _second_vector(n):
+    return np.ones(n)
+
+
+def fill_many_batch(n, count):
+    """``count`` separate n x n arrays, each filled (tutorial: 100 of 5000)."""
+    arrays = ones_list((n, n), count)
+    return Batch(f"fill {count}x({n}x{n})", fill_zero, tuple((a,) for a in arrays),
+                 bytes_moved=float(count * n * n * FLOAT_BYTES))
+
+
+def fill_parts_batch(n_elements, parts):
+    """One large array filled as ``parts`` contiguous slices (the "3x faster"
+    contrast of the tutorial's further reading)."""
+    array = ones_array((n_elements,))
+    views = np.array_split(array, parts)
+    return Batch(f"fill 1x{n_elements} in {parts} parts", fill_zero,
+                 tuple((v,) for v in views),
+                 bytes_moved=float(n_elements * FLOAT_BYTES))
+
+
+def exp_parts_batch(n_elements, parts):
+    """``np.exp`` of one large array into another, split into ``parts``."""
+    source = ones_array((n_elements,))
+    out = _exp_output(n_elements)
+    pairs = zip(np.array_split(source, parts), np.array_split(out, parts))
+    return Batch(f"exp 1x{n_elements} in {parts} parts", exp_into, tuple(pairs),
+                 flops=float(n_elements),
+                 bytes_moved=2.0 * n_elements * FLOAT_BYTES)
+
+
+@functools.lru_cache(maxsize=1)
+def _exp_output(n_elements):
+    return np.ones(n_elements)
