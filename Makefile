@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine: `make bench` and `make test`.
+# Each creates .venv with the pinned tools first if it is missing or stale.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: bench quick full publish compare test clean
+
+$(STAMP): requirements/tools.txt pyproject.toml
+	@echo "[make] creating $(VENV) with the pinned tools"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/tools.txt -e .
+	@touch $(STAMP)
+
+## the benchmarks over the whole numpy matrix, then the site
+bench: $(STAMP)
+	$(BIN)/npthreads bench --profile default
+
+## a smoke run: tiny grid, two environments, results under .asv/quick
+quick: $(STAMP)
+	$(BIN)/npthreads bench --profile quick
+
+## adds the tutorial's own sizes (gigabytes; skipped where memory is short)
+full: $(STAMP)
+	$(BIN)/npthreads bench --profile full
+
+publish: $(STAMP)
+	$(BIN)/npthreads publish
+
+## every test, the real-asv and browser ones included
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .asv

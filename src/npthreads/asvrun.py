@@ -1,0 +1,149 @@
+"""Running asv on this repository: machine registration, config, pythons.
+
+asv itself does the work; this module only removes its interactive and
+environment-dependent steps, so one command gives the same run on a fresh
+machine as on a developer's:
+- the machine is registered under a stable name with every field given,
+  because ``asv machine --machine NAME --yes`` keeps only fields that differ
+  from detection and would drop cpu and ram;
+- the Python versions the matrix asks for are put on PATH from pyenv, where
+  asv's virtualenv plugin looks for ``python3.12``;
+- a profile other than the default gets a derived config whose results and
+  site go under ``.asv/<profile>/``, so a smoke run never overwrites the
+  results committed in ``results/``.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from . import UsageError, machine
+from .profiles import PROFILE_ENV, PROFILES
+
+CONFIG = "asv.conf.json"
+MACHINE_ENV = "NPTHREADS_MACHINE"
+# The environments the quick profile builds: the pin-following one and the
+# oldest numpy, so even a smoke run has a version axis.
+QUICK_NUMPY = ["1.26.4"]
+
+
+def repo_root(start=None):
+    """The directory holding asv.conf.json, searching upwards."""
+    path = Path(start or os.getcwd()).resolve()
+    for candidate in (path, *path.parents):
+        if (candidate / CONFIG).is_file():
+            return candidate
+    raise UsageError(f"no {CONFIG} here or above {path}: run from the npthreads repository")
+
+
+def load_config(root):
+    """The repository's asv.conf.json as a dict."""
+    return load_config_at(Path(root) / CONFIG)
+
+
+def load_config_at(path):
+    """An asv config file as a dict; asv allows // comments, json does not."""
+    text = re.sub(r"^\s*//.*$", "", Path(path).read_text(), flags=re.M)
+    return json.loads(text)
+
+
+def machine_name():
+    """A name that stays the same across sessions on the same kind of
+    machine (a hostname does not), e.g. ``amd-epyc-2cpu-24gib``."""
+    override = os.environ.get(MACHINE_ENV, "").strip()
+    if override:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", override):
+            raise UsageError(f"{MACHINE_ENV}={override!r} is not a usable machine name "
+                             "(letters, digits, '.', '_' and '-')")
+        return override
+    facts = machine.machine_facts()
+    cpu = re.sub(r"[^a-z0-9]+", "-", facts["cpu"].lower()).strip("-") or facts["arch"]
+    gib = round(facts["memory_total_bytes"] / 2**30)
+    return f"{cpu}-{facts['usable_cores']}cpu-{gib}gib"
+
+
+def register_machine(name):
+    """Write this machine's entry, every field filled, into ~/.asv-machine.json
+    (keeping the other entries), so asv asks no questions."""
+    facts = machine.machine_facts()
+    path = Path(os.path.expanduser("~/.asv-machine.json"))
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        raise UsageError(f"{path} is not valid JSON; fix or remove it") from None
+    data["version"] = 1
+    data[name] = {
+        "machine": name,
+        "arch": facts["arch"],
+        "cpu": facts["cpu"],
+        "num_cpu": str(facts["usable_cores"]),
+        "os": facts["os"],
+        "ram": str(facts["memory_total_bytes"]),
+    }
+    path.write_text(json.dumps(data, indent=4) + "\n")
+    return data[name]
+
+
+def _matrix_pythons(conf):
+    pythons = set(conf.get("pythons", []))
+    pythons.update(inc["python"] for inc in conf.get("include", []) if "python" in inc)
+    return sorted(pythons)
+
+
+def path_with_pythons(conf, path=None):
+    """PATH with the newest pyenv install of each matrix Python in front,
+    so asv finds ``python3.12`` even where only 3.11 is pyenv's global."""
+    path = path if path is not None else os.environ.get("PATH", "")
+    root = Path(os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))) / "versions"
+    extra = []
+    for python in _matrix_pythons(conf):
+        matches = sorted(root.glob(f"{python}.*"),
+                         key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)])
+        matches = [m for m in matches if re.fullmatch(rf"{re.escape(python)}\.\d+", m.name)]
+        if matches:
+            extra.append(str(matches[-1] / "bin"))
+    return os.pathsep.join(extra + [path])
+
+
+def profile_config(root, profile):
+    """The config file asv should use for ``profile``: asv.conf.json itself
+    for the default, else a derived copy under .asv/<profile>/."""
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    if profile == "default":
+        return Path(root) / CONFIG
+    conf = load_config(root)
+    out = Path(root) / ".asv" / profile
+    out.mkdir(parents=True, exist_ok=True)
+    # asv reads relative paths against the working directory, not the
+    # config's folder: make them absolute so the derived file works anywhere.
+    conf["repo"] = str(root)
+    for key, default in (("benchmark_dir", "benchmarks"), ("env_dir", ".asv/env")):
+        conf[key] = str(Path(root) / conf.get(key, default))
+    conf["results_dir"] = str(out / "results")
+    conf["html_dir"] = str(out / "html")
+    if profile == "quick":
+        conf["matrix"]["req"]["numpy"] = QUICK_NUMPY
+        conf["include"] = [inc for inc in conf.get("include", [])
+                           if inc.get("env", {}).get("NPTHREADS_NUMPY") == "pinned"]
+    path = out / "asv.conf.json"
+    path.write_text(json.dumps(conf, indent=2) + "\n")
+    return path
+
+
+def asv_environ(conf, profile):
+    env = dict(os.environ)
+    env["PATH"] = path_with_pythons(conf)
+    env[PROFILE_ENV] = profile
+    return env
+
+
+def asv(args, env, root):
+    """Run ``python -m asv ARGS`` in ``root``, streaming its output (asv
+    prints its own [ nn%] progress); returns the exit code."""
+    cmd = [sys.executable, "-m", "asv", *args]
+    print("$ asv " + " ".join(args), flush=True)
+    return subprocess.call(cmd, env=env, cwd=root)

@@ -1,0 +1,75 @@
+"""``npthreads bench``: run the suite over the numpy matrix, then publish.
+
+One command on a fresh machine: register the machine, run asv over every
+environment of the profile's matrix for the checked-out commit with samples
+recorded (the comparisons need them), publish the site, and say what was
+produced.
+"""
+
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+from . import UsageError, asvrun, results
+from .profiles import PROFILES, active_profile
+
+
+def add_arguments(parser):
+    parser.add_argument("--profile", choices=PROFILES, default=None,
+                        help="grid to run (default: $NPTHREADS_PROFILE or 'default')")
+    parser.add_argument("--bench", "-b", action="append", default=[],
+                        help="only benchmarks matching this regex (asv -b)")
+    parser.add_argument("--no-publish", action="store_true", help="skip publishing the site")
+
+
+def run(args):
+    profile = args.profile or active_profile()
+    root = asvrun.repo_root()
+    conf = asvrun.load_config(root)
+    name = asvrun.machine_name()
+    facts = asvrun.register_machine(name)
+    print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
+          f"{int(facts['ram']) / 2**30:.1f} GiB; profile {profile}", flush=True)
+    config = asvrun.profile_config(root, profile)
+    env = asvrun.asv_environ(conf, profile)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                            text=True).stdout.strip()
+    if not commit:
+        raise UsageError(f"{root} has no commit to benchmark")
+    cmd = ["run", f"{commit}^!", "--config", str(config), "--machine", name,
+           "--record-samples", "--show-stderr"]
+    if profile == "quick":
+        cmd.append("--quick")
+    for pattern in args.bench:
+        cmd += ["--bench", pattern]
+    print(f"[npthreads] 1/2 running the suite on {commit[:8]} in every environment "
+          "(asv builds each virtualenv on first use)", flush=True)
+    code = asvrun.asv(cmd, env, root)
+    results_dir = Path(asvrun.load_config_at(config)["results_dir"])
+    if not results_dir.is_absolute():
+        results_dir = root / results_dir
+    summarize(results_dir, name, commit)
+    if code not in (0, 2):  # 2: some benchmark failed, still worth publishing
+        return code
+    if not args.no_publish:
+        print("[npthreads] 2/2 publishing the site", flush=True)
+        from . import site
+        site_code = site.publish(root, config, env)
+        if site_code:
+            return site_code
+    return code
+
+
+def summarize(results_dir, machine, commit):
+    """Per environment: how many combinations ran, were skipped or failed."""
+    measured = [m for m in results.load(results_dir, machine) if m.commit == commit]
+    if not measured:
+        print(f"[npthreads] no results for {commit[:8]} under {results_dir}/{machine}")
+        return
+    print(f"[npthreads] results in {results_dir}/{machine}:")
+    by_env = {}
+    for m in measured:
+        by_env.setdefault(m.env_name, Counter())[m.status] += 1
+    for env_name, counts in sorted(by_env.items()):
+        print(f"  {env_name}: {counts['ok']} measured, {counts['skipped']} skipped, "
+              f"{counts['failed']} failed")

@@ -1,0 +1,58 @@
+"""The ``npthreads`` command line.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)``
+and ``run(args) -> exit code``; modules are imported only when their command
+runs, so ``npthreads --help`` stays fast. Bad input is one line on stderr
+and exit code 2, never a traceback.
+"""
+
+import argparse
+import importlib
+import sys
+
+from . import UsageError, __version__
+
+# name -> (module, one-line help)
+COMMANDS = {
+    "bench": ("npthreads.bench", "run the asv suite over the numpy matrix, then publish"),
+    "publish": ("npthreads.site", "build the HTML site from the results"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def build_parser():
+    parser = _Parser(prog="npthreads", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"npthreads {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
+    return parser, sub
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser, sub = build_parser()
+        # Let the chosen command add its own options before the full parse.
+        known, _ = parser.parse_known_args(argv)
+        if not known.command:
+            parser.print_help()
+            return 2
+        module = importlib.import_module(COMMANDS[known.command][0])
+        module.add_arguments(sub.choices[known.command])
+        args = parser.parse_args(argv)
+        return module.run(args) or 0
+    except UsageError as err:
+        print(f"npthreads: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("npthreads: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The one reader of asv's result files; the site, the comparisons and the
+advice all read results through here.
+
+asv 0.6 writes, under ``results/``: ``benchmarks.json`` (every benchmark's
+params and unit), ``<machine>/machine.json`` and one
+``<machine>/<commit[:8]>-<env>.json`` per commit and environment, whose
+``results`` rows follow ``result_columns``, each per-parameter column a flat
+list in ``itertools.product(*params)`` order. A skipped combination is NaN,
+a failed one null. The JSON is read directly (not through asv's private
+classes) so the reader also runs where asv is not installed, and a corrupt
+file is named in a one-line error instead of a traceback.
+"""
+
+import ast
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import UsageError
+
+
+@dataclass
+class Measurement:
+    """One benchmark at one parameter combination in one environment."""
+    machine: str
+    env_name: str
+    commit: str
+    benchmark: str            # e.g. "bench_matmul.MatmulThreadSplit.time_matmul_batch"
+    params: dict              # param name -> label, e.g. {"size": "64x64 x16 (cache)"}
+    value: float | None       # median (time) or tracked value; None unless ok
+    status: str               # "ok", "skipped" or "failed"
+    unit: str
+    samples: list = field(default_factory=list)
+    q25: float | None = None
+    q75: float | None = None
+    requirements: dict = field(default_factory=dict)
+    python: str = ""
+    date: int = 0             # commit time, ms since epoch
+
+    @property
+    def scenario(self):
+        """Module-less class name, e.g. "MatmulThreadSplit"."""
+        parts = self.benchmark.split(".")
+        return parts[-2] if len(parts) >= 2 else parts[-1]
+
+    @property
+    def numpy(self):
+        """The numpy version this environment ran ("pinned" if asv did not
+        choose it: the pin-following environment)."""
+        return self.requirements.get("numpy") or "pinned"
+
+    @property
+    def spread(self):
+        """asv's spread: interquartile range over median."""
+        if self.value and self.q25 is not None and self.q75 is not None:
+            return (self.q75 - self.q25) / self.value
+        return None
+
+
+def _load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, ValueError) as err:
+        raise UsageError(f"{path}: not a readable asv result file ({err})") from None
+
+
+def _label(text):
+    """asv stores param values as their repr: "'cores'" -> "cores"."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return str(text)
+    return str(value)
+
+
+def load_benchmarks(results_dir):
+    data = _load_json(Path(results_dir) / "benchmarks.json")
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def machines(results_dir):
+    """machine name -> its machine.json (cpu, num_cpu, ram, ...)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no results directory (run the benchmarks first)")
+    found = {}
+    for path in sorted(root.glob("*/machine.json")):
+        found[path.parent.name] = _load_json(path)
+    return found
+
+
+def result_files(results_dir, machine=None):
+    root = Path(results_dir)
+    names = [machine] if machine else list(machines(root))
+    files = []
+    for name in names:
+        folder = root / name
+        if not folder.is_dir():
+            raise UsageError(f"{root}: no results for machine {name!r}")
+        files.extend(p for p in sorted(folder.glob("*.json")) if p.name != "machine.json")
+    return files
+
+
+def read_result_file(path, benchmarks):
+    """Every measurement in one result file."""
+    data = _load_json(path)
+    try:
+        columns = data["result_columns"]
+        rows = data["results"]
+        env_name = data["env_name"]
+        commit = data["commit_hash"]
+    except (KeyError, TypeError):
+        raise UsageError(f"{path}: not an asv 0.6 result file (no result_columns)") from None
+    machine = Path(path).parent.name
+    out = []
+    for name, row in rows.items():
+        record = dict(zip(columns, row))
+        info = benchmarks.get(name, {})
+        params = record.get("params") or []
+        names = info.get("param_names") or [f"p{i}" for i in range(len(params))]
+        combos = list(itertools.product(*params)) if params else [()]
+        values = record.get("result")
+        values = values if isinstance(values, list) else [None] * len(combos)
+
+        def column(key, _n=len(combos)):
+            col = record.get(key)
+            return col if isinstance(col, list) and len(col) == _n else [None] * _n
+
+        samples, q25, q75 = column("samples"), column("stats_q_25"), column("stats_q_75")
+        for i, combo in enumerate(combos):
+            value = values[i] if i < len(values) else None
+            if value is None:
+                status = "failed"
+            elif isinstance(value, float) and math.isnan(value):
+                status, value = "skipped", None
+            else:
+                status = "ok"
+            out.append(Measurement(
+                machine=machine, env_name=env_name, commit=commit, benchmark=name,
+                params={n: _label(v) for n, v in zip(names, combo)},
+                value=value, status=status, unit=info.get("unit", ""),
+                samples=list(samples[i] or []), q25=q25[i], q75=q75[i],
+                requirements=dict(data.get("requirements") or {}),
+                python=str(data.get("python", "")), date=int(data.get("date") or 0)))
+    return out
+
+
+def load(results_dir, machine=None):
+    """Every measurement under ``results_dir`` (optionally one machine's)."""
+    benchmarks = load_benchmarks(results_dir)
+    out = []
+    for path in result_files(results_dir, machine):
+        out.extend(read_result_file(path, benchmarks))
+    return out
+
+
+def latest_per_environment(measurements):
+    """Keep, per machine and environment, only the newest commit's results."""
+    newest = {}
+    for m in measurements:
+        key = (m.machine, m.env_name)
+        if m.date >= newest.get(key, (-1, ""))[0]:
+            newest[key] = (m.date, m.commit)
+    return [m for m in measurements if newest[(m.machine, m.env_name)][1] == m.commit]
