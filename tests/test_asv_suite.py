@@ -1,0 +1,96 @@
+"""The suite under real asv: discovery, and an end-to-end quick run."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from npthreads import results
+
+from .conftest import ROOT, run_cli
+
+SKIP_RULES = {
+    # the only combinations the suite skips by design on any machine
+    ("executor", "serial loop"): "a serial loop has no chunks",
+}
+
+
+def _asv(*args, cwd, env):
+    return subprocess.run([sys.executable, "-m", "asv", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("profile", ["quick", "default", "full"])
+def test_asv_check_passes_for_every_profile(profile):
+    env = dict(os.environ, NPTHREADS_PROFILE=profile)
+    out = _asv("check", "--python=same", cwd=ROOT, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_params_never_depend_on_the_installed_numpy():
+    """Params are plain strings fixed by the profile: the same text whatever numpy."""
+    code = ("import json, sys; sys.path.insert(0, '.');\n"
+            "import benchmarks.bench_matmul as m, benchmarks.bench_fill as f, "
+            "benchmarks.bench_dot as d, benchmarks.bench_ufunc as u\n"
+            "out = {}\n"
+            "for mod in (m, f, d, u):\n"
+            "    for name in dir(mod):\n"
+            "        cls = getattr(mod, name)\n"
+            "        if isinstance(cls, type) and getattr(cls, 'params', None) and cls.__module__ == mod.__name__:\n"
+            "            out[cls.__name__] = cls.params\n"
+            "print(json.dumps(out))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    params = json.loads(out.stdout)
+    assert {"MatmulTutorial", "MatmulThreadSplit", "DotBlasThreads", "FillManyArrays",
+            "FillOneArrayInParts", "ExpInParts", "DotEnvVarTutorial"} <= set(params)
+    for axes in params.values():
+        assert all(isinstance(v, str) for axis in axes for v in axis)
+
+
+@pytest.mark.slow
+def test_quick_profile_end_to_end_with_real_asv(tmp_path):
+    """`npthreads bench --profile quick` on a clone: two real virtualenvs, and
+    every benchmark and parameter combination has a value."""
+    clone = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home),
+               PYENV_ROOT=os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")),
+               NPTHREADS_MACHINE="e2e-box")
+    out = run_cli("bench", "--profile", "quick", "--no-publish", env=env, cwd=clone, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "[npthreads] results in" in out.stdout
+
+    results_dir = clone / ".asv" / "quick" / "results"
+    machine = json.loads((results_dir / "e2e-box" / "machine.json").read_text())
+    assert machine["num_cpu"] and int(machine["ram"]) > 0 and machine["cpu"]
+
+    measured = results.load(results_dir, "e2e-box")
+    envs = {m.env_name for m in measured}
+    assert len(envs) == 2, envs
+    benchmarks = results.load_benchmarks(results_dir)
+    for env_name in envs:
+        in_env = {(m.benchmark, tuple(m.params.values())): m for m in measured
+                  if m.env_name == env_name}
+        for name, info in benchmarks.items():
+            labels = [[results._label(v) for v in axis] for axis in info.get("params", [])]
+            for combo in itertools.product(*labels) if labels else [()]:
+                m = in_env.get((name, combo))
+                assert m is not None, f"{env_name}: no result for {name}{combo}"
+                if m.status == "skipped":
+                    assert any(m.params.get(k) == v for k, v in SKIP_RULES), (name, combo)
+                else:
+                    assert m.status == "ok" and m.value > 0, (env_name, name, combo, m.status)
+
+    # The pinned environment really runs the pin, the other the matrix's numpy:
+    # numpy 1.26.4 vendors OpenBLAS 0.3.23, the pinned 2.4.6 vendors 0.3.31.
+    versions = {m.numpy: m.value for m in measured
+                if m.benchmark.endswith("track_openblas_version")}
+    assert versions == {"1.26.4": 323, "pinned": 331}

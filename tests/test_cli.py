@@ -1,0 +1,47 @@
+"""Bad input is one line on stderr and a non-zero exit, never a traceback."""
+
+import os
+
+import pytest
+
+from .conftest import run_cli
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["bench", "--profile", "huge"], "invalid choice: 'huge'"),
+    (["bench", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["publish", "--profile", "x"], "invalid choice: 'x'"),
+])
+def test_bad_arguments_give_one_line(args, needle):
+    out = run_cli(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_unknown_profile_in_the_environment_is_one_line():
+    out = run_cli("bench", env=dict(os.environ, NPTHREADS_PROFILE="enormous"))
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("npthreads: error: unknown profile 'enormous' in "
+                                  "NPTHREADS_PROFILE; choose from quick, default, full")
+
+
+def test_bad_machine_name_is_refused_before_anything_runs():
+    out = run_cli("bench", "--profile", "quick",
+                  env=dict(os.environ, NPTHREADS_MACHINE="../../etc"))
+    assert out.returncode == 2
+    assert "not a usable machine name" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_outside_the_repository_is_one_line(tmp_path):
+    out = run_cli("bench", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "no asv.conf.json here or above" in out.stderr
+
+
+def test_version_and_help():
+    assert run_cli("--version").stdout.startswith("npthreads ")
+    out = run_cli("--help")
+    assert out.returncode == 0 and "bench" in out.stdout

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from npthreads import workloads
+
+
+def test_matmul_batch_computes_the_products():
+    batch = workloads.matmul_batch(16, 3)
+    results = batch.run_serial()
+    assert len(results) == 3
+    # ones(n, n) @ ones(n, n) is n everywhere
+    for product in results:
+        assert product.shape == (16, 16)
+        assert np.all(product == 16)
+    assert batch.flops == 2 * 16**3 * 3
+
+
+def test_matmul_operands_are_distinct_arrays():
+    batch = workloads.matmul_batch(8, 4)
+    arrays = [a for pair in batch.tasks for a in pair]
+    assert len({id(a) for a in arrays}) == 8
+
+
+def test_dot_batch_computes_the_dot():
+    batch = workloads.dot_batch(1000)
+    assert batch.run_serial() == [1000.0]
+    assert batch.bytes_moved == 2 * 1000 * 8
+
+
+def test_fill_many_zeroes_every_array():
+    batch = workloads.fill_many_batch(32, 5)
+    for (array,) in batch.tasks:
+        array[...] = 7
+    batch.run_serial()
+    assert all(np.all(array == 0) for (array,) in batch.tasks)
+
+
+@pytest.mark.parametrize("parts", [1, 3, 8])
+def test_fill_parts_cover_the_whole_array(parts):
+    batch = workloads.fill_parts_batch(10_001, parts)
+    whole = workloads.ones_array((10_001,))
+    whole[...] = 5
+    assert len(batch.tasks) == parts
+    batch.run_serial()
+    assert np.all(whole == 0)
+
+
+def test_exp_parts_match_exp_of_the_whole():
+    batch = workloads.exp_parts_batch(10_000, 4)
+    source = workloads.ones_array((10_000,))
+    source[...] = np.linspace(-1, 1, 10_000)
+    batch.run_serial()
+    assert np.allclose(workloads._exp_output(10_000), np.exp(source))
+
+
+def test_data_is_built_with_pages_touched_and_cached():
+    first = workloads.ones_list((8, 8), 2)
+    assert workloads.ones_list((8, 8), 2) is first
+    assert all(np.all(a == 1) for a in first)
