@@ -35,3 +35,7 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .asv
+
+## compare two environments or commits, e.g. ARGS="--from numpy==2.3.5 --to numpy==2.4.6"
+compare: $(STAMP)
+	$(BIN)/npthreads compare $(ARGS)

@@ -16,6 +16,7 @@ from . import UsageError, __version__
 COMMANDS = {
     "bench": ("npthreads.bench", "run the asv suite over the numpy matrix, then publish"),
     "publish": ("npthreads.site", "build the HTML site from the results"),
+    "compare": ("npthreads.compare", "compare two environments or two commits; exit 1 on slowdowns"),
 }
 
 

@@ -126,6 +126,9 @@ def read_result_file(path, benchmarks):
         combos = list(itertools.product(*params)) if params else [()]
         values = record.get("result")
         values = values if isinstance(values, list) else [None] * len(combos)
+        if len(values) != len(combos):  # else every later row would be mislabelled
+            raise UsageError(f"{path}: {name} has {len(values)} results for "
+                             f"{len(combos)} parameter combinations")
 
         def column(key, _n=len(combos)):
             col = record.get(key)

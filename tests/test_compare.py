@@ -1,0 +1,356 @@
+"""``npthreads compare``: verdicts, exit codes and errors on asv result files
+written here in asv 0.6's format, plus one end-to-end run of real asv."""
+
+import json
+import math
+import random
+import statistics
+
+import pytest
+
+from npthreads import cli, stats
+
+MACHINE = "testbox"
+COMMIT_A = "a" * 40
+COMMIT_B = "b" * 40
+TAIL = "-OMP_NUM_THREADS-OPENBLAS_NUM_THREADS"
+
+BENCHMARKS = {
+    "bench_ufunc.ExpInParts.time_exp": {
+        "param_names": ["size", "executor"], "type": "time", "unit": "seconds",
+        "params": [["'2e5 (cache)'"], ["'serial loop'", "'ThreadPool(cores)'"]]},
+    "bench_fill.FillManyArrays.time_fill": {
+        "param_names": ["size", "executor"], "type": "time", "unit": "seconds",
+        "params": [["'128x128 x16 (cache)'"], ["'serial loop'", "'ThreadPool(cores)'"]]},
+    "bench_environment.BlasRuntime.track_openblas_version": {
+        "param_names": [], "type": "track", "unit": "major*10000+minor*100+patch",
+        "params": []},
+}
+# median seconds of each combination before any change
+BASE = {
+    "bench_ufunc.ExpInParts.time_exp": [1.0e-3, 0.6e-3],
+    "bench_fill.FillManyArrays.time_fill": [2.0e-3, 1.2e-3],
+}
+OPENBLAS = {"2.3.5": 330, "2.4.6": 331, "pinned": 331}
+
+
+def env_name(numpy):
+    if numpy == "pinned":
+        return "virtualenv-py3.11-setuptools-NPTHREADS_NUMPYpinned" + TAIL
+    return f"virtualenv-py3.11-numpy{numpy}-setuptools-threadpoolctl3.8.0" + TAIL
+
+
+def draw(center, n, rng, noise=0.02):
+    return [center * (1 + rng.uniform(-noise, noise)) for _ in range(n)]
+
+
+def write_run(root, numpy, commit, date, seed, n=10, change=None, machine=MACHINE):
+    """One asv result file. ``change`` maps (benchmark, combination index)
+    to a factor on the time, None (failed) or NaN (skipped)."""
+    change = change or {}
+    rng = random.Random(seed)
+    folder = root / machine
+    folder.mkdir(parents=True, exist_ok=True)
+    (root / "benchmarks.json").write_text(json.dumps({**BENCHMARKS, "version": 2}))
+    (folder / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+    columns = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a",
+               "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat",
+               "samples", "profile"]
+    rows = {}
+    for name, centers in BASE.items():
+        result, samples, q25, q75 = [], [], [], []
+        for i, center in enumerate(centers):
+            factor = change.get((name, i), 1.0)
+            if factor is None or (isinstance(factor, float) and math.isnan(factor)):
+                result.append(factor), samples.append(None), q25.append(None), q75.append(None)
+                continue
+            s = draw(center * factor, n, rng)
+            quartiles = statistics.quantiles(s, n=4) if n > 1 else [s[0]] * 3
+            result.append(statistics.median(s)), samples.append(s)
+            q25.append(quartiles[0]), q75.append(quartiles[2])
+        k = len(centers)
+        rows[name] = [result, BENCHMARKS[name]["params"], "v1", date, 1.0,
+                      [None] * k, [None] * k, q25, q75, [1] * k, [n] * k, samples, None]
+    rows["bench_environment.BlasRuntime.track_openblas_version"] = [
+        [OPENBLAS[numpy]], [], "v1", date, 0.1] + [None] * 8
+    requirements = {"setuptools": ""}
+    if numpy != "pinned":
+        requirements.update(numpy=numpy, threadpoolctl="3.8.0")
+    data = {"commit_hash": commit, "env_name": env_name(numpy), "date": date,
+            "params": {}, "python": "3.11", "requirements": requirements,
+            "env_vars": {}, "result_columns": columns, "results": rows,
+            "durations": {}, "version": 2}
+    path = folder / f"{commit[:8]}-{env_name(numpy)}.json"
+    # asv writes NaN for a skipped combination; json.dumps does the same.
+    path.write_text(json.dumps(data))
+    return path
+
+
+SLOW_EXP = {("bench_ufunc.ExpInParts.time_exp", 0): 1.2}
+
+
+@pytest.fixture
+def env_results(tmp_path):
+    """numpy 2.3.5 and 2.4.6 at one commit; 2.4.6 has the serial exp 20% slower."""
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2, change=SLOW_EXP)
+    return tmp_path
+
+
+def compare(capsys, *argv):
+    code = cli.main(["compare", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def compare_json(capsys, *argv):
+    code, out, err = compare(capsys, *argv, "--json")
+    assert err == ""
+    return code, json.loads(out)
+
+
+def only_error_line(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("npthreads: error: "), err
+    return lines[0]
+
+
+# -- verdicts and exit codes ---------------------------------------------------
+
+def test_injected_slowdown_between_environments_exits_1_and_is_named(env_results, capsys):
+    code, out, _ = compare(capsys, "--results", env_results,
+                           "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 1
+    slower = [line for line in out.splitlines() if line.startswith("slower")]
+    assert len(slower) == 1
+    assert "ExpInParts.time_exp" in slower[0] and "executor=serial loop" in slower[0]
+    assert "OpenBLAS 0.3.30" in out and "OpenBLAS 0.3.31" in out
+    assert "ExpInParts: 1 slower, 1 unchanged, worst 1.2" in out
+
+
+def test_json_gives_ratio_p_and_verdict_per_combination(env_results, capsys):
+    code, data = compare_json(capsys, "--results", env_results,
+                              "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == data["exit_code"] == 1
+    assert data["counts"]["slower"] == 1 and data["counts"]["unchanged"] == 3
+    assert data["counts"]["tracked"] == 1
+    first = data["rows"][0]  # sorted by size of change: the slowdown leads
+    assert first["verdict"] == "slower"
+    assert first["params"] == {"size": "2e5 (cache)", "executor": "serial loop"}
+    assert 1.15 < first["ratio"] < 1.25 and first["p"] < 0.002
+    assert first["samples_from"] == first["samples_to"] == 10
+    assert data["from"]["numpy"] == "2.3.5" and data["to"]["openblas"] == "0.3.31"
+
+
+def test_identical_distributions_exit_0(tmp_path, capsys):
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2)
+    code, data = compare_json(capsys, "--results", tmp_path,
+                              "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 0
+    assert {r["verdict"] for r in data["rows"]} == {"unchanged", "tracked"}
+
+
+def test_speedup_is_faster_and_exits_0(tmp_path, capsys):
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2,
+              change={("bench_fill.FillManyArrays.time_fill", 1): 0.7})
+    code, data = compare_json(capsys, "--results", tmp_path,
+                              "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 0
+    assert data["rows"][0]["verdict"] == "faster"
+    assert data["rows"][0]["params"]["executor"] == "ThreadPool(cores)"
+
+
+def test_slowdown_within_factor_is_unchanged(env_results, capsys):
+    code, data = compare_json(capsys, "--results", env_results, "--factor", "1.3",
+                              "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 0 and data["counts"]["slower"] == 0
+
+
+def test_too_few_samples_are_not_judged(tmp_path, capsys):
+    # 5 against 5 samples: the smallest possible p is 1/252 > 0.002.
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1, n=5)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2, n=5,
+              change={("bench_ufunc.ExpInParts.time_exp", 0): 1.5})
+    code, data = compare_json(capsys, "--results", tmp_path,
+                              "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 0
+    first = data["rows"][0]
+    assert first["verdict"] == "too few samples" and first["ratio"] > 1.4
+    assert data["counts"]["too few samples"] == 4
+
+
+def test_failed_and_skipped_are_reported_not_gated(tmp_path, capsys):
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2,
+              change={("bench_ufunc.ExpInParts.time_exp", 1): None,
+                      ("bench_fill.FillManyArrays.time_fill", 0): float("nan")})
+    code, data = compare_json(capsys, "--results", tmp_path,
+                              "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 0 and data["newly_failing"] == 1
+    verdicts = {(r["benchmark"].split(".")[1], r["params"]["executor"]): (r["verdict"], r["note"])
+                for r in data["rows"] if r["params"]}
+    assert verdicts[("ExpInParts", "ThreadPool(cores)")] == ("failed", "newly failing")
+    assert verdicts[("FillManyArrays", "serial loop")][0] == "skipped"
+    assert data["rows"][0]["verdict"] == "failed"  # failures lead the list
+
+
+def test_only_changed_and_markdown(env_results, capsys):
+    code, out, _ = compare(capsys, "--results", env_results, "--only-changed", "--markdown",
+                           "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 1
+    table = [line for line in out.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| verdict | ratio | p |")
+    assert len(table) == 2 and "**slower**" in table[1] and "`ExpInParts.time_exp`" in table[1]
+    assert "- **ExpInParts**: 1 slower" in out and "exit 1" in out
+
+
+# -- commit against commit -------------------------------------------------------
+
+@pytest.fixture
+def commit_results(tmp_path):
+    """The pin-following environment and numpy 2.3.5 at two commits; the
+    second commit slows the serial exp down in the pinned one only."""
+    write_run(tmp_path, "pinned", COMMIT_A, 1000, seed=1)
+    write_run(tmp_path, "pinned", COMMIT_B, 2000, seed=2, change=SLOW_EXP)
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=3)
+    write_run(tmp_path, "2.3.5", COMMIT_B, 2000, seed=4)
+    return tmp_path
+
+
+def test_commits_default_to_the_pin_following_environment(commit_results, capsys):
+    code, data = compare_json(capsys, "--results", commit_results, "--commits", "aaaa", "bbbb")
+    assert code == 1
+    assert data["from"]["numpy"] == data["to"]["numpy"] == "pinned"
+    assert data["from"]["commit"] == COMMIT_A and data["to"]["commit"] == COMMIT_B
+    assert data["rows"][0]["benchmark"] == "bench_ufunc.ExpInParts.time_exp"
+
+
+def test_commits_in_another_environment(commit_results, capsys):
+    code, data = compare_json(capsys, "--results", commit_results, "--env", "numpy==2.3.5",
+                              "--from-commit", "aaaaaaaa", "--to-commit", COMMIT_B)
+    assert code == 0 and data["to"]["numpy"] == "2.3.5"
+
+
+def test_one_commit_given_compares_with_the_newest_other(commit_results, capsys):
+    code, data = compare_json(capsys, "--results", commit_results, "--from-commit", "aaaa")
+    assert code == 1 and data["to"]["commit"] == COMMIT_B
+
+
+def test_environments_default_to_the_newest_common_commit(commit_results, capsys):
+    code, data = compare_json(capsys, "--results", commit_results,
+                              "--from", "numpy==2.3.5", "--to", "numpy==pinned")
+    assert data["from"]["commit"] == data["to"]["commit"] == COMMIT_B
+    assert code == 1  # at commit B the pinned env has the slow exp
+    code, data = compare_json(capsys, "--results", commit_results, "--commit", "aaaa",
+                              "--from", "numpy==2.3.5", "--to", "NPTHREADS_NUMPYpinned")
+    assert data["to"]["commit"] == COMMIT_A and code == 0
+
+
+# -- bad input: one line, exit 2 -------------------------------------------------
+
+def test_missing_results_directory(tmp_path, capsys):
+    code, out, err = compare(capsys, "--results", tmp_path / "nope",
+                             "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 2 and "nope" in only_error_line(err)
+
+
+def test_corrupt_result_file(env_results, capsys):
+    path = next(env_results.glob(f"{MACHINE}/*numpy2.4.6*.json"))
+    path.write_text(path.read_text()[:200])
+    code, out, err = compare(capsys, "--results", env_results,
+                             "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 2 and path.name in only_error_line(err)
+
+
+def test_result_file_without_asv_columns(env_results, capsys):
+    path = next(env_results.glob(f"{MACHINE}/*numpy2.4.6*.json"))
+    path.write_text(json.dumps({"hello": "world"}))
+    code, _, err = compare(capsys, "--results", env_results,
+                           "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 2 and "not an asv 0.6 result file" in only_error_line(err)
+
+
+def test_result_file_with_fewer_results_than_combinations(env_results, capsys):
+    path = next(env_results.glob(f"{MACHINE}/*numpy2.4.6*.json"))
+    data = json.loads(path.read_text())
+    data["results"]["bench_ufunc.ExpInParts.time_exp"][0].pop()
+    path.write_text(json.dumps(data))
+    code, _, err = compare(capsys, "--results", env_results,
+                           "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 2 and "1 results for 2 parameter combinations" in only_error_line(err)
+
+
+def test_missing_benchmarks_json(env_results, capsys):
+    (env_results / "benchmarks.json").unlink()
+    code, _, err = compare(capsys, "--results", env_results,
+                           "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 2 and "benchmarks.json" in only_error_line(err)
+
+
+def test_sides_with_nothing_in_common(env_results, capsys):
+    path = next(env_results.glob(f"{MACHINE}/*numpy2.4.6*.json"))
+    data = json.loads(path.read_text())
+    data["results"] = {"bench_other.Other.time_x": [[1.0], [], "v", 1, 1.0] + [None] * 8}
+    path.write_text(json.dumps(data))
+    code, _, err = compare(capsys, "--results", env_results,
+                           "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 2 and "share no benchmark" in only_error_line(err)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--from", "numpy==9.9", "--to", "numpy==2.4.6"], "no environment matches numpy==9.9"),
+    (["--from", "numpy2", "--to", "numpy==2.4.6"], "matches 2 environments"),
+    (["--from", "numpy==2.3.5"], "give both --from and --to"),
+    ([], "nothing to compare"),
+    (["--from", "numpy==2.3.5", "--to", "2.3.5"], "nothing to compare"),
+    (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--factor", "0.5"], "--factor"),
+    (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--commit", "cccc"],
+     "no results for commit 'cccc'"),
+    (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--machine", "other"],
+     "no results for machine 'other'"),
+    (["--commits", "aaaa", "bbbb"], "no single pin-following environment"),
+    (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--json", "--markdown"],
+     "not allowed with"),
+])
+def test_bad_usage_is_one_line(env_results, capsys, argv, message):
+    code, out, err = compare(capsys, "--results", env_results, *argv)
+    assert code == 2 and message in only_error_line(err)
+
+
+def test_several_machines_need_a_choice(env_results, capsys):
+    write_run(env_results, "2.3.5", COMMIT_A, 1000, seed=5, machine="otherbox")
+    code, _, err = compare(capsys, "--results", env_results,
+                           "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 2 and "--machine: otherbox, testbox" in only_error_line(err)
+    code, _, _ = compare(capsys, "--results", env_results, "--machine", MACHINE,
+                         "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 1
+
+
+# -- the significance test -----------------------------------------------------
+
+def test_mann_whitney_matches_asv():
+    asv_stats = pytest.importorskip("asv._stats")
+    rng = random.Random(7)
+    for _ in range(300):
+        m, n = rng.randint(1, 24), rng.randint(1, 24)
+        levels = rng.choice([3, 1000])  # 3: many ties
+        x = [rng.randint(0, levels) + rng.choice([0, 1]) for _ in range(m)]
+        y = [rng.randint(0, levels) for _ in range(n)]
+        u_asv, p_asv = asv_stats.mann_whitney_u(x, y)
+        u, p = stats.mann_whitney_u(x, y)
+        assert u == u_asv and p == pytest.approx(p_asv, abs=1e-12)
+
+
+def test_how_many_samples_can_reach_significance():
+    # Fully separated samples give the smallest p there is.
+    for m, n in [(5, 5), (6, 6), (6, 7), (5, 8), (8, 8), (1, 1)]:
+        p = stats.mann_whitney_u([1.0] * m, [2.0] * n)[1]
+        assert p == pytest.approx(stats.min_p_value(m, n))
+        assert stats.can_decide(m, n) == (p < stats.P_THRESHOLD)
+    assert not stats.can_decide(6, 6)     # 2/924: asv's one-sided guard lets it through
+    assert stats.can_decide(6, 7) and stats.can_decide(8, 8)
+    assert not stats.can_decide(0, 12)
+    assert stats.mann_whitney_u([1.0] * 6, [1.0] * 6)[1] == 1.0
