@@ -3,7 +3,7 @@
 from npthreads import workloads
 from npthreads.executors import resolve_chunksize
 
-from .common import GRID, Scenario
+from .common import GRID, Scenario, best_seconds
 
 MANY = GRID["fill_many"]
 ONE = GRID["one_array"]
@@ -47,12 +47,15 @@ class FillOneArrayInParts(Scenario):
     def time_fill(self, size, executor):
         self._executor.run(self.batch.fn, self.batch.tasks)
 
+
+class FillRate(Scenario):
+    """How much of the memory bandwidth does a fill use, alone or in parts?"""
+    params = [list(ONE), ["serial loop", "ThreadPool(cores)"]]
+    param_names = ["size", "executor"]
+    setup = FillOneArrayInParts.setup
+
     def track_gbytes_per_s(self, size, executor):
-        best = float("inf")
-        for _ in range(3):
-            start = self.timer()
-            self._executor.run(self.batch.fn, self.batch.tasks)
-            best = min(best, self.timer() - start)
-        return self.batch.bytes_moved / best / 1e9
+        run = lambda: self._executor.run(self.batch.fn, self.batch.tasks)  # noqa: E731
+        return self.batch.bytes_moved / best_seconds(run) / 1e9
 
     track_gbytes_per_s.unit = "GB/s"

@@ -2,7 +2,7 @@
 
 from npthreads import workloads
 
-from .common import GRID, Scenario
+from .common import GRID, Scenario, best_seconds
 
 SIZES = GRID["matmul"]
 
@@ -51,13 +51,6 @@ class MatmulThreadSplit(Scenario):
     def time_matmul_batch(self, size, python_threads, blas_threads):
         self._executor.run(self.batch.fn, self.batch.tasks)
 
-    def track_gflops(self, size, python_threads, blas_threads):
-        """Best of three runs, as GFLOP/s: the figure a DGEMM peak is judged by."""
-        best = min(_elapsed(self, self.batch) for _ in range(3))
-        return self.batch.flops / best / 1e9
-
-    track_gflops.unit = "GFLOP/s"
-
 
 class MatmulExecutors(Scenario):
     """Which executor serves a batch of matmuls best, at one worker per core?
@@ -79,7 +72,22 @@ class MatmulExecutors(Scenario):
         self._executor.run(self.batch.fn, self.batch.tasks)
 
 
-def _elapsed(bench, batch):
-    start = bench.timer()
-    bench._executor.run(batch.fn, batch.tasks)
-    return bench.timer() - start
+class MatmulRate(Scenario):
+    """How close does a batch of matmuls get to the machine's DGEMM peak?
+
+    GFLOP/s on asv's graphs for the two ends of the balance: BLAS threads
+    alone, and one Python thread per core with single-threaded BLAS."""
+    params = [list(SIZES), ["serial loop, BLAS default", "ThreadPool(cores), BLAS 1"]]
+    param_names = ["size", "configuration"]
+
+    def setup(self, size, configuration):
+        self.batch = _batch(self, size)
+        executor, blas = configuration.split(", BLAS ")
+        self.limit_blas(blas)
+        self.start_executor(executor)
+
+    def track_gflops(self, size, configuration):
+        seconds = best_seconds(lambda: self._executor.run(self.batch.fn, self.batch.tasks))
+        return self.batch.flops / seconds / 1e9
+
+    track_gflops.unit = "GFLOP/s"

@@ -4,6 +4,7 @@ Not a benchmark module: asv imports it, finds no benchmark in it, and the
 scenario modules import ``Scenario`` from it.
 """
 
+import atexit
 import timeit
 
 from npthreads import machine, profiles
@@ -12,15 +13,27 @@ from npthreads.threadcontrol import BlasLimitRefused, BlasThreads
 
 GRID = profiles.grid()
 
+# asv calls setup and teardown around every sample. Starting a process pool
+# (or even a thread pool) for each sample would cost more than many samples
+# take, so each process keeps its executors for its parameter combination and
+# shuts them all down when it exits.
+_EXECUTORS = {}
+
+
+@atexit.register
+def _close_executors():
+    while _EXECUTORS:
+        _EXECUTORS.popitem()[1].close()
+
 
 class Scenario:
     # Wall clock: CPU time would add up across threads and hide the question.
     timer = timeit.default_timer
-    # Two rounds in separate processes, interleaved with the other benchmarks,
-    # so slow drift on a shared machine spreads over both sides; 8-12 samples
-    # in all, enough for asv's Mann-Whitney test to be able to reach p < 0.002.
-    rounds = 2
-    repeat = (4, 6, 8.0)
+    # 8-10 samples: enough for asv's Mann-Whitney test to be able to reach
+    # p < 0.002 (5 per side never can), in one round, because each round
+    # costs a fresh process per parameter combination.
+    rounds = 1
+    repeat = (8, 10, 5.0)
     sample_time = 0.02
     warmup_time = 0.05
     timeout = 180
@@ -41,17 +54,28 @@ class Scenario:
             raise NotImplementedError(f"BLAS refused {label} threads: {refused}")
 
     def start_executor(self, label, blas_threads=None):
-        self._executor = executor_from_label(label, blas_threads)
+        """A started executor for ``label``, created once per process."""
+        key = (label, blas_threads)
+        if key not in _EXECUTORS:
+            _EXECUTORS[key] = executor_from_label(label, blas_threads)
+        self._executor = _EXECUTORS[key]
         return self._executor
 
     def teardown(self, *params):
         # asv also calls teardown after setup raised NotImplementedError, so
         # every attribute may be missing.
-        executor = getattr(self, "_executor", None)
-        if executor is not None:
-            executor.close()
-            self._executor = None
         blas = getattr(self, "_blas", None)
         if blas is not None:
             blas.restore()
             self._blas = None
+
+
+def best_seconds(run, repeats=3):
+    """Best of ``repeats`` wall-clock runs: what a rate (GFLOP/s, GB/s) is
+    computed from, since the fastest run is the one least disturbed."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = timeit.default_timer()
+        run()
+        best = min(best, timeit.default_timer() - start)
+    return best
