@@ -3,31 +3,44 @@
 numpy wheels vendor OpenBLAS, so a numpy upgrade is also a BLAS upgrade;
 tracking the version makes that step visible next to the timings."""
 
-from npthreads import machine
+from npthreads import blasfacts, machine
 from npthreads.threadcontrol import numpy_blas
 
 
-def _version_number(text):
-    """'0.3.31.188.0' -> 331 (major*10000 + minor*100 + patch): a number asv can plot."""
-    parts = [int(p) for p in str(text).split(".")[:3] if p.isdigit()]
-    parts += [0] * (3 - len(parts))
-    return parts[0] * 10000 + parts[1] * 100 + parts[2]
+def _fact(name):
+    return blasfacts.describe(numpy_blas())[name]
 
 
 class BlasRuntime:
-    """Which BLAS, at which default thread count, each environment runs."""
+    """Which BLAS, built how, at which default thread count, each
+    environment runs. Categorical facts are codes: ``npthreads.blasfacts``
+    decodes them (the report shows the names)."""
 
     def track_openblas_version(self):
-        info = numpy_blas()
-        return _version_number(info["version"]) if info else 0
+        return _fact("version")
 
     track_openblas_version.unit = "major*10000+minor*100+patch"
 
     def track_blas_default_threads(self):
-        info = numpy_blas()
-        return info["num_threads"] if info else 0
+        return _fact("default_threads")
 
     track_blas_default_threads.unit = "threads"
+
+    def track_blas_library(self):
+        return _fact("library")
+
+    track_blas_library.unit = "code: npthreads.blasfacts.LIBRARIES"
+
+    def track_blas_threading_layer(self):
+        return _fact("threading_layer")
+
+    track_blas_threading_layer.unit = "code: npthreads.blasfacts.THREADING_LAYERS"
+
+    def track_blas_architecture(self):
+        """The kernel OpenBLAS's DYNAMIC_ARCH chose for this CPU."""
+        return _fact("architecture")
+
+    track_blas_architecture.unit = "code: npthreads.blasfacts.ARCHITECTURES"
 
     def track_usable_cores(self):
         """The count that the "cores" thread label resolved to."""
