@@ -1,0 +1,458 @@
+"""``npthreads advise``: how many Python threads x BLAS threads for a workload?
+
+Why measure rather than rule of thumb: the tutorial's answer (a default
+``ThreadPool()`` fights the BLAS's own threads) depends on core count, BLAS
+build and problem size, so the advice comes from a small grid timed on this
+machine now: Python threads {1, cores, 2xcores} x BLAS threads {1, cores,
+default}, plus the two things a user would otherwise write, a serial loop and
+the naive ``ThreadPool()`` with the BLAS untouched. ``--from-results`` reads
+the latest asv results instead (through ``npthreads.results``).
+
+Choice rule (``recommend``): among grid cells within max(5%, the fastest
+cell's interquartile spread) of the fastest, take the one with the fewest
+threads in total (Python x BLAS): it leaves cores to the rest of the program
+and is the least exposed to oversubscription. "Python threads x BLAS
+threads" is the nominal count: OpenBLAS may serialise concurrent calls.
+Oversubscription risk compares every cell running more threads than usable
+cores with the best cell that does not: low when none is slower beyond the
+tie margin, high when one is 1.5x slower or worse, moderate between.
+"""
+
+import importlib.metadata
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from . import UsageError, machine
+
+# name -> (what --size counts, default size, default tasks or None, what it runs)
+WORKLOADS = {
+    "matmul": ("n", 512, 16, "pairs of n x n matrices, a.dot(b) each"),
+    "dot": ("elements", 20_000_000, None, "one vector dot, split into one part per thread"),
+    "fill": ("n", 1024, 16, "separate n x n arrays, .fill(0) each"),
+    "fill-parts": ("elements", 20_000_000, None, "one array .fill(0), one slice per thread"),
+    "exp": ("elements", 10_000_000, None, "np.exp of one array into another, one slice per thread"),
+}
+PYTHON_THREADS = ("1", "cores", "2xcores")
+BLAS_THREADS = ("1", "cores", "default")
+TIE = 0.05
+HIGH_PENALTY = 1.5
+DEFAULT_REPS = 5
+
+
+# -- input -------------------------------------------------------------------
+
+def parse_size(text):
+    """"512", "1e7", "20_000_000" -> a positive whole number."""
+    try:
+        value = float(str(text).replace("_", ""))
+    except ValueError:
+        raise UsageError(f"--size {text!r} is not a number (e.g. 512 or 1e7)") from None
+    if not math.isfinite(value) or value < 1 or value != int(value):
+        raise UsageError(f"--size {text!r} must be a whole number of at least 1")
+    return int(value)
+
+
+def nbytes(workload, size, tasks):
+    from . import workloads
+    if workload == "matmul":
+        return workloads.matmul_nbytes(size, tasks)
+    if workload == "fill":
+        return workloads.fill_many_nbytes(size, tasks)
+    if workload == "dot":
+        return workloads.dot_nbytes(size)
+    return workloads.one_array_nbytes(size, arrays=2 if workload == "exp" else 1)
+
+
+def describe(workload, size, tasks):
+    if WORKLOADS[workload][0] == "n":
+        kind = "pairs" if workload == "matmul" else "arrays"
+        return f"{workload}: {tasks} {kind} of {size}x{size}"
+    return f"{workload}: {size:.3g} elements"
+
+
+# -- measuring the grid now --------------------------------------------------
+
+def make_batch(workload, size, tasks, parts):
+    """The workload as tasks; "parts" workloads split one array per thread."""
+    from . import workloads
+    if workload == "matmul":
+        return workloads.matmul_batch(size, tasks)
+    if workload == "fill":
+        return workloads.fill_many_batch(size, tasks)
+    if workload == "fill-parts":
+        return workloads.fill_parts_batch(size, parts)
+    if workload == "exp":
+        return workloads.exp_parts_batch(size, parts)
+    import numpy as np
+    a, b = workloads.dot_batch(size).tasks[0]
+    pairs = tuple(zip(np.array_split(a, parts), np.array_split(b, parts)))
+    return workloads.Batch(f"dot {size} in {parts} parts", workloads.dot, pairs,
+                           flops=2.0 * size, bytes_moved=16.0 * size)
+
+
+def grid_configs():
+    """The grid, then the naive ThreadPool(). One Python thread is a plain
+    loop (a pool of one only adds hand-offs), so the (1, default) cell is
+    also the serial reference."""
+    configs = [{"kind": "grid", "python": p, "blas": b,
+                "executor": "serial loop" if p == "1" else f"ThreadPool({p})",
+                "serial_reference": p == "1" and b == "default"}
+               for p in PYTHON_THREADS for b in BLAS_THREADS]
+    configs.append({"kind": "naive", "executor": "ThreadPool()", "python": "ThreadPool()",
+                    "blas": "default"})
+    return configs
+
+
+def measure(workload, size, tasks, reps):
+    """Time every configuration ``reps`` times after one warm-up, round by
+    round (each round visits every configuration, starting one further on),
+    so drift on a shared machine spreads over all cells."""
+    from .executors import executor_from_label
+    from .threadcontrol import BlasLimitRefused, BlasThreads, current_blas_threads
+    cores = machine.usable_cores()
+    default_blas = current_blas_threads()
+    configs = grid_configs()
+    executors, batches = {}, {}
+    try:
+        for c in configs:
+            if c["executor"] not in executors:
+                executors[c["executor"]] = executor_from_label(c["executor"])
+            c["python_threads"] = executors[c["executor"]].workers
+            c["blas_threads"] = (default_blas if c["blas"] == "default"
+                                 else machine.resolve_threads(c["blas"], cores))
+            c["runs"], c["reason"] = [], None
+        for rep in range(reps + 1):
+            shift = rep % len(configs)
+            for c in configs[shift:] + configs[:shift]:
+                if c["reason"]:
+                    continue
+                try:
+                    limit = BlasThreads(None if c["blas"] == "default" else c["blas_threads"])
+                except BlasLimitRefused as refused:
+                    c["reason"] = str(refused)
+                    continue
+                try:
+                    pool = executors[c["executor"]]
+                    parts = pool.workers
+                    if parts not in batches:
+                        batches[parts] = make_batch(workload, size, tasks, parts)
+                    batch = batches[parts]
+                    started = time.perf_counter()
+                    pool.run(batch.fn, batch.tasks)
+                    elapsed = time.perf_counter() - started
+                finally:
+                    limit.restore()
+                if rep:  # round 0 is the warm-up
+                    c["runs"].append(elapsed)
+    finally:
+        for pool in executors.values():
+            pool.close()
+    for c in configs:
+        _summarise(c)
+    return configs, {"cores": cores, "default_blas_threads": default_blas}
+
+
+def _summarise(cell):
+    runs = sorted(cell.get("runs") or [])
+    if not runs:
+        cell.update(median=None, q25=None, q75=None)
+        return
+    q25, _, q75 = (statistics.quantiles(runs, n=4, method="inclusive")
+                   if len(runs) >= 2 else (runs[0],) * 3)
+    cell.update(median=statistics.median(runs), q25=q25, q75=q75)
+
+
+# -- the recommendation ------------------------------------------------------
+
+def recommend(cells, cores):
+    """The recommendation from measured cells (see the module docstring)."""
+    # A measured serial loop is a candidate too: one Python thread, BLAS default.
+    grid = [c for c in cells if c["kind"] in ("grid", "serial") and c.get("median")]
+    if not grid:
+        raise UsageError("no grid cell was measured; nothing to recommend")
+    fastest = min(grid, key=lambda c: c["median"])
+    tie = max(TIE, (fastest["q75"] - fastest["q25"]) / fastest["median"])
+    close = [c for c in grid if c["median"] <= fastest["median"] * (1 + tie)]
+    best = min(close, key=lambda c: (c["python_threads"] * c["blas_threads"], c["median"]))
+    refs = {("serial" if c.get("serial_reference") else c["kind"]): c for c in cells
+            if (c["kind"] in ("serial", "naive") or c.get("serial_reference")) and c.get("median")}
+    within = [c for c in grid if c["python_threads"] * c["blas_threads"] <= cores]
+    best_within = min(within, key=lambda c: c["median"]) if within else fastest
+    over = []
+    for c in cells:
+        if c.get("median") and c["python_threads"] * c["blas_threads"] > cores:
+            over.append({"config": label(c), "threads": c["python_threads"] * c["blas_threads"],
+                         "penalty": c["median"] / best_within["median"]})
+    worst = max((o["penalty"] for o in over), default=None)
+    if worst is None or worst <= 1 + tie:
+        risk = "low"
+    else:
+        risk = "high" if worst >= HIGH_PENALTY else "moderate"
+    return {"best": label(best), "python": best["python"], "blas": best["blas"],
+            "python_threads": best["python_threads"],
+            "blas_threads": best["blas_threads"], "seconds": best["median"],
+            "tie_margin": tie, "fastest": label(fastest),
+            "speedup_over_naive": (refs["naive"]["median"] / best["median"]
+                                   if "naive" in refs else None),
+            "speedup_over_serial": (refs["serial"]["median"] / best["median"]
+                                    if "serial" in refs else None),
+            "naive_threads": (refs["naive"]["python_threads"] * refs["naive"]["blas_threads"]
+                              if "naive" in refs else None),
+            "cores": cores, "oversubscribed": over, "worst_penalty": worst, "risk": risk}
+
+
+def label(cell):
+    """How the output names a configuration."""
+    count = cell["blas_threads"]
+    blas = (f"BLAS default ({count})" if cell["blas"] == "default"
+            else f"BLAS {count} thread{'s' if count != 1 else ''}")
+    if cell["kind"] == "naive":
+        return f"ThreadPool() ({cell['python_threads']} workers), {blas}"
+    if cell["kind"] == "serial" or cell.get("executor") == "serial loop":
+        return f"serial loop, {blas}"
+    return f"ThreadPool({cell['python_threads']}), {blas}"
+
+
+# -- reading the suite's results instead -------------------------------------
+
+def _role(workload, m):
+    """Where a suite measurement goes: ("grid", python, blas), ("serial",),
+    ("naive",) or None; only the suite's time_* benchmarks are used."""
+    if ".time_" not in m.benchmark:
+        return None
+    p, s = m.params, m.scenario
+    if workload == "matmul":
+        if s == "MatmulThreadSplit":
+            return ("grid", p["python_threads"], p["blas_threads"])
+        if s == "MatmulTutorial" and p.get("chunksize") == "default":
+            return ("serial",) if p["executor"] == "serial loop" else ("naive",)
+    if workload == "dot" and s == "DotBlasThreads":
+        return ("grid", "1", p["blas_threads"])
+    scenario = {"fill": "FillManyArrays", "fill-parts": "FillOneArrayInParts",
+                "exp": "ExpInParts"}.get(workload)
+    if s == scenario and p.get("chunksize", "default") == "default":
+        executor = p["executor"]
+        if executor == "serial loop":
+            return ("serial",)
+        if executor == "ThreadPool()":
+            return ("naive",)
+        if executor.startswith("ThreadPool("):
+            return ("grid", executor[len("ThreadPool("):-1], "default")
+    return None
+
+
+def _leading_number(size_label):
+    text = size_label.split()[0].split("x")[0]
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def from_results(workload, results_dir, size=None):
+    """[(size label, cells, facts)] from the newest results of one machine
+    and environment: this machine's if it has any, and the environment with
+    the installed numpy if there is one, else the newest."""
+    from . import asvrun, results
+    found = results.machines(results_dir)
+    if not found:
+        raise UsageError(f"{results_dir}: no machine has results")
+    measurements = results.latest_per_environment(results.load(results_dir))
+    name = asvrun.machine_name()
+    if name not in found:
+        name = max(found, key=lambda k: max((m.date for m in measurements if m.machine == k),
+                                            default=0))
+    mine = [m for m in measurements if m.machine == name]
+    try:
+        installed = importlib.metadata.version("numpy")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    envs = {m.env_name: m for m in mine}
+    matching = [e for e, m in envs.items() if m.numpy == installed]
+    if not envs:
+        raise UsageError(f"{results_dir}: no results for machine {name!r}")
+    env = (sorted(matching) or [max(envs, key=lambda e: (envs[e].date, e))])[-1]
+    cores = int(found[name].get("num_cpu") or machine.usable_cores())
+    default_blas = next((m.value for m in mine if m.env_name == env and m.status == "ok"
+                         and m.benchmark.endswith("track_blas_default_threads")), None)
+    default_blas = int(default_blas) if default_blas else cores
+    blocks = {}
+    for m in mine:
+        role = _role(workload, m) if m.env_name == env and m.status == "ok" else None
+        if role is None:
+            continue
+        size_label = m.params.get("size", "")
+        if size is not None and _leading_number(size_label) != float(size):
+            continue
+        kind = role[0]
+        python = role[1] if kind == "grid" else ("1" if kind == "serial" else "ThreadPool()")
+        blas = role[2] if kind == "grid" else "default"
+        workers = cores if python == "ThreadPool()" else machine.resolve_threads(python, cores)
+        blocks.setdefault(size_label, []).append({
+            "kind": kind, "python": python, "blas": blas, "python_threads": workers,
+            "blas_threads": (default_blas if blas == "default"
+                             else machine.resolve_threads(blas, cores)),
+            "median": m.value, "q25": m.q25 if m.q25 is not None else m.value,
+            "q75": m.q75 if m.q75 is not None else m.value, "runs": m.samples})
+    if not blocks:
+        wanted = f" at size {size:g}" if size is not None else ""
+        raise UsageError(f"{results_dir}: no {workload} results{wanted} for machine {name!r}, "
+                         f"environment {env}")
+    facts = {"machine": name, "env_name": env, "numpy": envs[env].numpy, "cores": cores,
+             "default_blas_threads": default_blas}
+    return [(size_label, cells, facts) for size_label, cells in blocks.items()]
+
+
+# -- output ------------------------------------------------------------------
+
+def _secs(value):
+    if value is None:
+        return "-"
+    return f"{value:.3f} s" if value >= 1 else f"{value * 1e3:.3g} ms"
+
+
+def format_advice(title, cells, advice):
+    grid = {(c["python"], c["blas"]): c for c in cells if c["kind"] == "grid"}
+    pythons = list(dict.fromkeys(k[0] for k in grid))
+    blases = list(dict.fromkeys(k[1] for k in grid))
+
+    def head(lbl, kind):
+        cell = next(c for k, c in grid.items() if k[0 if kind == "python" else 1] == lbl)
+        count = cell[f"{kind}_threads"]
+        text = lbl if lbl == str(count) else f"{lbl}={count}"
+        return text + (" (loop)" if kind == "python" and cell.get("executor") == "serial loop"
+                       else "")
+
+    def text(p, b):
+        cell = grid.get((p, b))
+        if cell is None:
+            return "-"
+        return _secs(cell["median"]) if cell.get("median") else "refused" if cell.get("reason") else "-"
+
+    rows = [["Python \\ BLAS threads"] + [head(b, "blas") for b in blases]]
+    rows += [[head(p, "python")] + [text(p, b) for b in blases] for p in pythons]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [title, ""] + ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip()
+                           for r in rows]
+    refs = [f"{label(c)} {_secs(c['median'])}" for c in cells
+            if (c["kind"] in ("serial", "naive") or c.get("serial_reference"))
+            and c.get("median")]
+    if refs:
+        lines.append("references: " + "; ".join(refs))
+    lines += [f"refused: {label(c)}: {c['reason']}" for c in cells if c.get("reason")]
+    a = advice
+    how = ("" if a["blas"] == "default" else
+           f" (threadpoolctl.threadpool_limits({a['blas_threads']}, user_api='blas'))")
+    lines += ["", f"recommendation: {a['best']}{how} -> {_secs(a['seconds'])}"
+                  + (f"; the fastest, {a['fastest']}, is within {a['tie_margin']:.0%} "
+                     "with more threads" if a["fastest"] != a["best"] else "")]
+    gains = []
+    if a["speedup_over_naive"]:
+        gains.append(f"{a['speedup_over_naive']:.2f}x over the naive ThreadPool() with "
+                     "default BLAS")
+    if a["speedup_over_serial"]:
+        gains.append(f"{a['speedup_over_serial']:.2f}x over the serial loop")
+    if gains:
+        lines.append("  expected speed-up: " + ", ".join(gains))
+    over = a["oversubscribed"]
+    if over:
+        worst = max(over, key=lambda o: o["penalty"])
+        lines.append(f"  oversubscription risk: {a['risk']}: {len(over)} of the configurations "
+                     f"run more threads than the {a['cores']} usable cores; the worst, "
+                     f"{worst['config']}, took {worst['penalty']:.2f}x the best that fits")
+        if a["naive_threads"] and a["naive_threads"] > a["cores"]:
+            naive = next((o for o in over if o["config"].startswith("ThreadPool()")), None)
+            if naive:
+                lines.append(f"  the naive ThreadPool() runs {a['naive_threads']} threads on "
+                             f"{a['cores']} cores: {naive['penalty']:.2f}x the best that fits")
+    else:
+        lines.append(f"  oversubscription risk: {a['risk']}: no measured configuration "
+                     f"ran more threads than the {a['cores']} usable cores")
+    return "\n".join(lines)
+
+
+# -- command line ------------------------------------------------------------
+
+def add_arguments(parser):
+    parser.add_argument("--workload", default="matmul",
+                        help=f"one of {', '.join(WORKLOADS)} (default matmul)")
+    parser.add_argument("--size", default=None,
+                        help="matrix n for matmul/fill (default 512/1024), elements for "
+                             "dot/fill-parts/exp (default 2e7/2e7/1e7); e.g. 512 or 1e7")
+    parser.add_argument("--tasks", type=int, default=None,
+                        help="independent tasks for matmul/fill (default 16)")
+    parser.add_argument("--reps", type=int, default=DEFAULT_REPS,
+                        help=f"timed runs per configuration (default {DEFAULT_REPS})")
+    parser.add_argument("--from-results", nargs="?", const="", default=None, metavar="DIR",
+                        help="read the latest asv results (default: the repository's "
+                             "results directory) instead of measuring")
+    parser.add_argument("--json", action="store_true", help="print the advice as JSON")
+
+
+def _check_args(args):
+    if args.workload not in WORKLOADS:
+        raise UsageError(f"unknown workload {args.workload!r}; choose from "
+                         f"{', '.join(WORKLOADS)}")
+    unit, default_size, default_tasks, _ = WORKLOADS[args.workload]
+    if args.tasks is not None and default_tasks is None:
+        raise UsageError(f"--tasks applies to matmul and fill, not {args.workload}")
+    if args.tasks is not None and args.tasks < 1:
+        raise UsageError(f"--tasks {args.tasks} must be at least 1")
+    if args.reps < 1:
+        raise UsageError(f"--reps {args.reps} must be at least 1")
+    size = parse_size(args.size) if args.size is not None else None
+    return size, default_size, args.tasks or default_tasks
+
+
+def _results_dir(text):
+    if text:
+        return Path(text)
+    from . import asvrun
+    root = asvrun.repo_root()
+    path = Path(asvrun.load_config(root).get("results_dir", "results"))
+    return path if path.is_absolute() else root / path
+
+
+def run(args):
+    size, default_size, tasks = _check_args(args)
+    started = time.perf_counter()
+    blocks = []
+    if args.from_results is not None:
+        results_dir = _results_dir(args.from_results)
+        for size_label, cells, facts in from_results(args.workload, results_dir, size):
+            title = (f"advice from {results_dir}: {args.workload} {size_label}; machine "
+                     f"{facts['machine']}, {facts['cores']} cores; environment "
+                     f"{facts['env_name']} (numpy {facts['numpy']})")
+            blocks.append((title, cells, recommend(cells, facts["cores"]), facts))
+    else:
+        size = size if size is not None else default_size
+        what = describe(args.workload, size, tasks)
+        reason = machine.check_fits(nbytes(args.workload, size, tasks), what)
+        if reason:
+            raise UsageError(reason)
+        configs = grid_configs()
+        print(f"[advise] {what}: timing {len(configs)} configurations x {args.reps} runs "
+              "(+1 warm-up)", file=sys.stderr, flush=True)
+        cells, facts = measure(args.workload, size, tasks, args.reps)
+        from .threadcontrol import numpy_blas
+        import numpy
+        blas = numpy_blas() or {}
+        facts.update(numpy=numpy.__version__, blas=blas.get("internal_api"),
+                     blas_version=blas.get("version"))
+        title = (f"advice for {what}; {facts['cores']} usable cores; numpy {facts['numpy']}, "
+                 f"{facts['blas']} {facts['blas_version']} (default "
+                 f"{facts['default_blas_threads']} BLAS threads); median of {args.reps} runs")
+        blocks.append((title, cells, recommend(cells, facts["cores"]), facts))
+    wall = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({"workload": args.workload, "wall_seconds": wall, "advice": [
+            {"title": t, "facts": f, "cells": c, "recommendation": a}
+            for t, c, a, f in blocks]}, indent=2))
+    else:
+        print("\n\n".join(format_advice(t, c, a) for t, c, a, _ in blocks))
+        print(f"{'read' if args.from_results is not None else 'measured'} in {wall:.1f} s")
+    return 0

@@ -1,0 +1,669 @@
+"""``npthreads seed``: re-measure the tutorial's seven experiments (S1-S7)
+on this machine, the way the tutorial ran them.
+
+Why whole programs: the tutorial timed each program from ``start = time()``
+to the end, array creation included, in a fresh interpreter, with
+``OMP_NUM_THREADS`` set before numpy is imported where it did that (S4). A
+benchmark that builds data once and times only the call (the asv suite)
+answers a different question. So each experiment here is the tutorial's own
+program text, run by ``sys.executable`` in a new process; only the sizes are
+substituted, and two ``time()`` calls are added around the parallel part so
+that part is also reported alone (in the fill experiments allocation, with
+its first-touch page faults, is most of the time).
+
+Scale: ``--scale`` is a fraction of the tutorial's sizes. The per-task shapes
+stay the tutorial's (2000x2000 products, 5000x5000 fills), so every call runs
+in the same regime as in the tutorial; only the number of tasks (S1-S3,
+S6-S7) and the vector length (S4-S5) shrink. Task counts are rounded to a
+multiple of 4, because S3's ``chunksize=25`` is a quarter of its 100 tasks
+and must divide them evenly as 25 divides 100. Below 4 tasks the shapes
+shrink instead (n scales with the square root), which is only for smoke
+tests. ``--scale auto`` runs each pair at the tutorial's size where memory
+allows and scales it down to fit otherwise, saying so.
+
+Verdict rule (see ``verdict``): a claim is judged from the ratio of medians
+r = median(X) / median(baseline) and its run-to-run interval
+[q25(X)/q75(B), q75(X)/q25(B)]; the margin M = 5% is the tutorial's own (it
+calls a 5.0% difference, S5 vs S4, "within the margin of error").
+"""
+
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from . import UsageError, machine
+
+# -- the tutorial's programs, verbatim (line counts match its listings) -----
+
+_S1 = """\
+# example of multithreaded matrix multiplication
+from numpy import ones
+from time import time
+
+# function for performing operation on matrices
+def operation(item1, item2):
+    # matrix multiplication
+    return item1.dot(item2)
+
+# record the start time
+start = time()
+# prepare lists of matrices
+n = 2000
+data1 = [ones((n,n)) for _ in range(100)]
+data2 = [ones((n,n)) for _ in range(100)]
+# apply math operation to items
+results = [operation(item1, item2) for item1,item2 in zip(data1,data2)]
+# calculate and report duration
+duration = time() - start
+print(f'Took {duration:.3f} seconds')
+"""
+
+_S2 = """\
+# example of multithreaded matrix multiplication with thread pool
+from numpy import ones
+from time import time
+from multiprocessing.pool import ThreadPool
+
+# function for performing operation on matrices
+def operation(item1, item2):
+    # matrix multiplication
+    return item1.dot(item2)
+
+# record the start time
+start = time()
+# prepare lists of matrices
+n = 2000
+data1 = [ones((n,n)) for _ in range(100)]
+data2 = [ones((n,n)) for _ in range(100)]
+# create thread pool
+with ThreadPool() as pool:
+    # prepare arguments
+    args = [(item1,item2) for item1,item2 in zip(data1,data2)]
+    # issue tasks to thread pool
+    results = pool.starmap(operation, args)
+# calculate and report duration
+duration = time() - start
+print(f'Took {duration:.3f} seconds')
+"""
+
+# The tutorial gives S3 as a change of one line of S2.
+_S3 = _S2.replace("results = pool.starmap(operation, args)\n",
+                  "results = pool.starmap(operation, args, chunksize=25)\n")
+
+_S4 = """\
+# example of single threaded vector multiplication
+from os import environ
+environ['OMP_NUM_THREADS'] = '1'
+from time import time
+from numpy import ones
+# record the start time
+start = time()
+# size of arrays
+n = 1000000000
+# create vectors
+data1 = ones(n)
+data2 = ones(n)
+# vector multiplication
+result = data1.dot(data2)
+# calculate and report duration
+duration = time() - start
+print(f'Took {duration:.3f} seconds')
+"""
+
+_S5 = """\
+# example of multithreaded vector multiplication
+from time import time
+from numpy import ones
+# record the start time
+start = time()
+# size of arrays
+n = 1000000000
+# create vectors
+data1 = ones(n)
+data2 = ones(n)
+# vector multiplication
+result = data1.dot(data2)
+# calculate and report duration
+duration = time() - start
+print(f'Took {duration:.3f} seconds')
+"""
+
+_S6 = """\
+# example of single-threaded array filling
+from numpy import ones
+from time import time
+# record the start time
+start = time()
+# prepare data
+n = 5000
+# prepare data
+data = [ones((n,n)) for _ in range(100)]
+# perform operation on each pair of arrays
+[item.fill(0) for item in data]
+# calculate and report duration
+duration = time() - start
+print(f'Took {duration:.3f} seconds')
+"""
+
+_S7 = """\
+# example of multithreaded array filling
+from numpy import ones
+from time import time
+from multiprocessing.pool import ThreadPool
+
+# function for performing operation on matrices
+def operation(item):
+    # apply array operation
+    item.fill(0)
+
+# record the start time
+start = time()
+# prepare data
+n = 5000
+# prepare data
+data = [ones((n,n)) for _ in range(100)]
+# create thread pool
+with ThreadPool() as pool:
+    # issue tasks to thread pool
+    _ = pool.map(operation, data)
+# calculate and report duration
+duration = time() - start
+print(f'Took {duration:.3f} seconds')
+"""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    what: str                 # how the table describes it
+    group: str                # experiments of a group share sizes: matmul, dot, fill
+    program: str              # the tutorial's text at the tutorial's sizes
+    part: str                 # the line that is "the parallel part"
+    tutorial_seconds: float | None
+    baseline: str | None = None
+    claim: str | None = None  # "slower" or "same" as the baseline
+
+
+EXPERIMENTS = {e.id: e for e in (
+    Experiment("S1", "matmul, list comprehension", "matmul", _S1,
+               "results = [operation(item1, item2) for item1,item2 in zip(data1,data2)]",
+               10.705),
+    Experiment("S2", "matmul, ThreadPool().starmap", "matmul", _S2,
+               "results = pool.starmap(operation, args)", 17.354, "S1", "slower"),
+    Experiment("S3", "matmul, starmap chunksize=tasks/4", "matmul", _S3,
+               "results = pool.starmap(operation, args, chunksize=25)", None, "S1", "same"),
+    Experiment("S4", "dot, OMP_NUM_THREADS=1", "dot", _S4,
+               "result = data1.dot(data2)", 5.750),
+    Experiment("S5", "dot, BLAS threads default", "dot", _S5,
+               "result = data1.dot(data2)", 5.462, "S4", "same"),
+    Experiment("S6", "fill, loop", "fill", _S6, "[item.fill(0) for item in data]", 7.615),
+    Experiment("S7", "fill, ThreadPool().map", "fill", _S7,
+               "_ = pool.map(operation, data)", 7.810, "S6", "same"),
+)}
+
+CLAIMS = {"slower": "slower than baseline", "same": "same as baseline (within noise)"}
+
+# group -> (n, task count) in the tutorial; the dot has one task.
+TUTORIAL_SIZES = {"matmul": (2000, 100), "dot": (1_000_000_000, None), "fill": (5000, 100)}
+GROUP_TITLES = {"matmul": "S1-S3", "dot": "S4-S5", "fill": "S6-S7"}
+MIN_TASKS = 4
+MARGIN = 0.05          # the tutorial's own "margin of error" (S4 vs S5: 5.0%)
+DEFAULT_SCALE = "0.08"  # ~2-3 minutes on 2 cores with 5 repeats; under 2.5 GB
+DEFAULT_REPEAT = 5
+# Variables that would change the BLAS thread count under the program's feet.
+BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS",
+                 "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+MARKER = "NPTHREADS-SEED "
+# Appended after the tutorial's own last line, so outside every timed region.
+_REPORT = """
+import json as _json, os as _os, numpy as _numpy
+try:
+    from threadpoolctl import threadpool_info as _threadpool_info
+    _blas = [_i for _i in _threadpool_info() if _i.get('user_api') == 'blas']
+except ImportError:
+    _blas = []
+_blas = ([_i for _i in _blas if 'numpy' in _i.get('filepath', '').lower()] or _blas or [{}])[0]
+print(%r + _json.dumps({'whole': duration, 'part': _part, 'numpy': _numpy.__version__,
+      'blas': _blas.get('internal_api'), 'blas_version': _blas.get('version'),
+      'blas_threads': _blas.get('num_threads'), 'cpu_count': _os.cpu_count()}))
+""" % MARKER
+
+
+# -- sizes and programs ------------------------------------------------------
+
+def sizes(group, scale):
+    """The sizes of ``group`` at ``scale`` (see the module docstring)."""
+    n0, count0 = TUTORIAL_SIZES[group]
+    if count0 is None:
+        return {"n": max(1, round(n0 * scale))}
+    tasks = count0 * scale
+    count = max(MIN_TASKS, MIN_TASKS * math.floor(tasks / MIN_TASKS + 0.5))
+    n = n0 if tasks >= MIN_TASKS else max(1, round(n0 * math.sqrt(tasks / MIN_TASKS)))
+    return {"n": n, "count": count}
+
+
+def nbytes(group, size):
+    """Memory the group's programs hold at their peak (results included)."""
+    from . import workloads  # imports numpy: only when sizes are checked
+    if group == "matmul":
+        return workloads.matmul_nbytes(size["n"], size["count"])
+    if group == "dot":
+        return workloads.dot_nbytes(size["n"])
+    return workloads.fill_many_nbytes(size["n"], size["count"])
+
+
+def describe(group, size):
+    if group == "dot":
+        return f"2 vectors of {size['n']:.3g}"
+    kind = "pairs" if group == "matmul" else "arrays"
+    return f"{size['count']} {kind} of {size['n']}x{size['n']}"
+
+
+def _substitute(text, old, new):
+    if old not in text:
+        raise AssertionError(f"tutorial text lost {old!r}")  # a programming error
+    return text.replace(old, new)
+
+
+def tutorial_program(exp, size):
+    """The tutorial's program with only its sizes substituted (and S3's
+    chunksize, a quarter of the tasks as 25 is of 100)."""
+    text = exp.program
+    n0, count0 = TUTORIAL_SIZES[exp.group]
+    text = _substitute(text, f"n = {n0}\n", f"n = {size['n']}\n")
+    if count0 is not None:
+        text = _substitute(text, f"range({count0})", f"range({size['count']})")
+    if exp.id == "S3":
+        chunk = max(1, size["count"] // 4)
+        text = _substitute(text, "chunksize=25", f"chunksize={chunk}")
+    return text
+
+
+def seed_program(exp, size):
+    """The tutorial's program plus two ``time()`` calls around the parallel
+    part and a report line after its own last line."""
+    lines = tutorial_program(exp, size).splitlines()
+    def shape(line):  # S3's chunksize was substituted: compare without it
+        return re.sub(r"chunksize=\d+", "chunksize=N", line.strip())
+    index = [i for i, line in enumerate(lines) if shape(line) == shape(exp.part)]
+    if len(index) != 1:
+        raise AssertionError(f"{exp.id}: parallel part {exp.part!r} not found once")
+    i = index[0]
+    indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+    lines[i:i + 1] = [indent + "_part_start = time()", lines[i],
+                      indent + "_part = time() - _part_start"]
+    return "\n".join(lines) + "\n" + _REPORT
+
+
+def clean_environ():
+    """The environment the programs run in: the caller's, minus the BLAS
+    thread variables, so "default" means the BLAS's own default as in the
+    tutorial and S4's OMP_NUM_THREADS is not outranked by OPENBLAS_NUM_THREADS."""
+    env = dict(os.environ)
+    cleared = [name for name in BLAS_ENV_VARS if env.pop(name, None) is not None]
+    return env, cleared
+
+
+class ProgramFailed(RuntimeError):
+    pass
+
+
+def run_program(code, env, timeout=3600):
+    """Run ``code`` in a fresh interpreter; (stdout, wall seconds)."""
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ProgramFailed(f"no result within {timeout} s") from None
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        reason = lines[-1] if lines else f"exit code {proc.returncode}"
+        if proc.returncode < 0:
+            reason = f"killed by signal {-proc.returncode} (out of memory?)"
+        raise ProgramFailed(reason)
+    return proc.stdout, wall
+
+
+def parse_seed_output(stdout):
+    for line in stdout.splitlines():
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
+    raise ProgramFailed("the program printed no result line")
+
+
+def parse_tutorial_output(stdout):
+    match = re.search(r"Took ([0-9.]+) seconds", stdout)
+    if not match:
+        raise ProgramFailed("the tutorial's program printed no 'Took ... seconds'")
+    return float(match.group(1))
+
+
+# -- statistics and verdicts -------------------------------------------------
+
+def summary(values):
+    """Median, quartiles (linear interpolation, as numpy's percentile), range."""
+    values = sorted(values)
+    if len(values) >= 2:
+        q25, _, q75 = statistics.quantiles(values, n=4, method="inclusive")
+    else:
+        q25 = q75 = values[0]
+    return {"median": statistics.median(values), "q25": q25, "q75": q75,
+            "min": values[0], "max": values[-1], "runs": values}
+
+
+def verdict(claim, x, base, margin=MARGIN):
+    """(verdict, ratio, [lo, hi]) for ``claim`` about summary ``x`` against
+    summary ``base``.
+
+    The measured difference is classified from r = median(x)/median(base)
+    and its run-to-run interval lo = q25(x)/q75(base), hi = q75(x)/q25(base):
+      - "slower": lo > 1 (beyond the noise) and r > 1 + M (more than the margin)
+      - "faster": hi < 1 and r < 1 - M
+      - "same":   the whole interval inside [1 - M, 1 + M]
+      - otherwise unclear: the noise is too large to tell.
+    A "slower" claim holds if slower, does not hold if same or faster; a
+    "same" claim holds if same, does not hold if slower or faster; unclear,
+    or fewer than 2 runs on either side (no noise estimate), is inconclusive.
+    """
+    ratio = x["median"] / base["median"]
+    lo, hi = x["q25"] / base["q75"], x["q75"] / base["q25"]
+    if len(x["runs"]) < 2 or len(base["runs"]) < 2:
+        return "inconclusive (1 run)", ratio, [lo, hi]
+    if lo > 1 and ratio > 1 + margin:
+        measured = "slower"
+    elif hi < 1 and ratio < 1 - margin:
+        measured = "faster"
+    elif lo >= 1 - margin and hi <= 1 + margin:
+        measured = "same"
+    else:
+        return "inconclusive", ratio, [lo, hi]
+    return ("holds" if measured == claim else "does not hold"), ratio, [lo, hi]
+
+
+# -- planning: scale, memory -------------------------------------------------
+
+def parse_scale(text):
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--scale {text!r} is neither a number nor 'auto'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"--scale {text!r} must be a positive number")
+    return value
+
+
+def parse_only(text):
+    if not text:
+        return list(EXPERIMENTS)
+    ids = [part.strip().upper() for part in text.split(",") if part.strip()]
+    unknown = [i for i in ids if i not in EXPERIMENTS]
+    if unknown or not ids:
+        raise UsageError(f"--only {text!r}: unknown experiment {', '.join(unknown) or '(none)'}; "
+                         f"choose from {', '.join(EXPERIMENTS)}")
+    return [i for i in EXPERIMENTS if i in ids]  # tutorial order, no duplicates
+
+
+def plan(ids, scale):
+    """group -> {scale, size, nbytes, note}; refuses before anything runs."""
+    out = {}
+    for group in dict.fromkeys(EXPERIMENTS[i].group for i in ids):
+        chosen, note = scale, None
+        if scale == "auto":
+            chosen = 1.0
+            # Shrink 2% at a time: rounding the task count can overshoot a
+            # computed fit, so check the sizes actually run.
+            while machine.check_fits(nbytes(group, sizes(group, chosen)), group) and chosen > 1e-6:
+                chosen *= 0.98
+            if chosen < 1.0:
+                _, available = machine.memory_bytes()
+                note = (f"{GROUP_TITLES[group]} scaled to {chosen:.2f} of the tutorial's size "
+                        f"to fit in {available / 2**30:.1f} GiB of available memory")
+        size = sizes(group, chosen)
+        need = nbytes(group, size)
+        reason = machine.check_fits(need, f"{GROUP_TITLES[group]} at --scale {chosen:g} "
+                                          f"({describe(group, size)})")
+        if reason:
+            raise UsageError(reason + "; use a smaller --scale or --scale auto")
+        out[group] = {"scale": chosen, "size": size, "nbytes": need, "note": note}
+    return out
+
+
+# -- running -----------------------------------------------------------------
+
+class Progress:
+    """Time left, from each experiment's own runs once it has run, and before
+    that from the tutorial's figure scaled by how this machine compares so far."""
+
+    def __init__(self, jobs, prior):
+        self.jobs, self.prior, self.walls, self.done = jobs, prior, {}, 0
+        self.started = time.perf_counter()
+
+    def estimate(self, key):
+        if self.walls.get(key):
+            return statistics.mean(self.walls[key])
+        seen = [k for k in self.walls if self.walls[k]]
+        factor = (sum(statistics.mean(self.walls[k]) for k in seen)
+                  / sum(self.prior[k] for k in seen)) if seen else 1.0
+        return self.prior[key] * factor
+
+    def skip(self):
+        self.done += 1
+
+    def record(self, key, wall, message):
+        self.walls.setdefault(key, []).append(wall)
+        self.done += 1
+        left = sum(self.estimate(k) for k in self.jobs[self.done:])
+        print(f"[seed] {self.done}/{len(self.jobs)} {message}; "
+              f"about {_duration(left)} left", file=sys.stderr, flush=True)
+
+
+def _duration(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def measure(ids, groups, repeat, against_tutorial=False, env=None):
+    """Run every experiment ``repeat`` times, interleaved round by round so
+    slow drift on a shared machine spreads over all of them."""
+    env = env if env is not None else clean_environ()[0]
+    programs = {}
+    for i in ids:
+        exp, group = EXPERIMENTS[i], groups[EXPERIMENTS[i].group]
+        programs[(i, "seed")] = seed_program(exp, group["size"])
+        if against_tutorial:
+            programs[(i, "tutorial")] = tutorial_program(exp, group["size"])
+    kinds = ["seed", "tutorial"] if against_tutorial else ["seed"]
+    jobs, prior = [], {}
+    for r in range(repeat):
+        # Alternate which program goes first, so neither always runs warm.
+        order = kinds if r % 2 == 0 else kinds[::-1]
+        jobs += [(i, kind) for i in ids for kind in order]
+    for i in ids:
+        exp = EXPERIMENTS[i]
+        figure = exp.tutorial_seconds or EXPERIMENTS[exp.baseline].tutorial_seconds
+        for kind in kinds:
+            prior[(i, kind)] = 0.2 + figure * groups[exp.group]["scale"]
+    progress = Progress(jobs, prior)
+    raw = {i: {"whole": [], "part": [], "tutorial": [], "facts": None, "error": None}
+           for i in ids}
+    for n, (i, kind) in enumerate(jobs):
+        row = raw[i]
+        if row["error"]:
+            progress.skip()
+            continue
+        try:
+            stdout, wall = run_program(programs[(i, kind)], env)
+            if kind == "seed":
+                found = parse_seed_output(stdout)
+                row["whole"].append(found["whole"])
+                row["part"].append(found["part"])
+                row["facts"] = {k: found[k] for k in
+                                ("numpy", "blas", "blas_version", "blas_threads", "cpu_count")}
+                message = f"{i} {found['whole']:.3f} s (part {found['part']:.3f} s)"
+            else:
+                row["tutorial"].append(parse_tutorial_output(stdout))
+                message = f"{i} tutorial's program {row['tutorial'][-1]:.3f} s"
+        except ProgramFailed as failed:
+            row["error"] = str(failed)
+            wall, message = 0.0, f"{i} failed: {failed}"
+        round_no = n // (len(ids) * len(kinds)) + 1
+        progress.record((i, kind), wall, f"round {round_no}/{repeat}: {message}")
+    return raw
+
+
+def build_report(ids, groups, raw, repeat, scale, cleared):
+    rows = []
+    for i in ids:
+        exp, group, data = EXPERIMENTS[i], groups[EXPERIMENTS[i].group], raw[i]
+        row = {"id": i, "experiment": exp.what, "sizes": describe(exp.group, group["size"]),
+               "scale": group["scale"], "nbytes": group["nbytes"],
+               "tutorial_seconds": exp.tutorial_seconds, "baseline": exp.baseline,
+               "claim": CLAIMS.get(exp.claim), "error": data["error"],
+               "whole": summary(data["whole"]) if data["whole"] else None,
+               "part": summary(data["part"]) if data["part"] else None,
+               "facts": data["facts"]}
+        if data["tutorial"]:
+            row["tutorial_program"] = summary(data["tutorial"])
+            if row["whole"]:
+                # Medians are the figures; minimums are what interference
+                # from other processes (it only ever adds time) touches least.
+                row["seed_vs_tutorial_program"] = (row["whole"]["median"]
+                                                   / row["tutorial_program"]["median"])
+                row["seed_vs_tutorial_program_min"] = (row["whole"]["min"]
+                                                       / row["tutorial_program"]["min"])
+        base = EXPERIMENTS.get(exp.baseline)
+        if base:
+            tutorial_base = EXPERIMENTS[exp.baseline].tutorial_seconds
+            row["tutorial_ratio"] = (exp.tutorial_seconds / tutorial_base
+                                     if exp.tutorial_seconds else None)
+            b = raw[base.id] if base.id in raw else None
+            for key in ("whole", "part"):
+                if row[key] and b and b[key]:
+                    v, r, interval = verdict(exp.claim, row[key], summary(b[key]))
+                    row[f"{key}_ratio"], row[f"{key}_interval"] = r, interval
+                    row[f"{key}_verdict"] = v
+                else:
+                    row[f"{key}_verdict"] = (f"no baseline (add {base.id})" if not b
+                                             else "failed")
+        rows.append(row)
+    return {"scale": scale, "repeat": repeat, "margin": MARGIN,
+            "cleared_env": cleared, "notes": [g["note"] for g in groups.values() if g["note"]],
+            "machine": machine.machine_facts(), "experiments": rows}
+
+
+def seconds(value):
+    """3 decimals in seconds as the tutorial prints, milliseconds below 1 s."""
+    if value >= 1:
+        return f"{value:.3f} s"
+    return f"{value * 1e3:.3g} ms" if value >= 1e-4 else f"{value * 1e6:.3g} us"
+
+
+def _fig(s):
+    if not s:
+        return "-"
+    return f"{seconds(s['median'])} [{seconds(s['q25'])}, {seconds(s['q75'])}]"
+
+
+def format_table(report):
+    header = ["id", "experiment", "sizes", "tutorial", "this machine [IQR]",
+              "ratio (tutorial)", "verdict", "part alone [IQR]", "part ratio",
+              "part verdict"]
+    table = [header]
+    for row in report["experiments"]:
+        if row["tutorial_seconds"]:
+            tutorial = f"{row['tutorial_seconds']:.3f} s"
+        else:
+            tutorial = f"~{row['baseline']}"
+        ratio = part_ratio = verdict_text = part_verdict = ""
+        if row["baseline"]:
+            if "whole_ratio" in row:
+                tr = row.get("tutorial_ratio")
+                ratio = f"{row['whole_ratio']:.2f} ({f'{tr:.2f}' if tr else '~1'})"
+            if "part_ratio" in row:
+                part_ratio = f"{row['part_ratio']:.2f}"
+            verdict_text, part_verdict = row["whole_verdict"], row["part_verdict"]
+        else:
+            ratio = "baseline"
+        if row["error"]:
+            verdict_text = f"failed: {row['error']}"
+        table.append([row["id"], row["experiment"], row["sizes"], tutorial, _fig(row["whole"]),
+                      ratio, verdict_text, _fig(row["part"]), part_ratio, part_verdict])
+    widths = [max(len(r[c]) for r in table) for c in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
+    facts = next((r["facts"] for r in report["experiments"] if r["facts"]), None)
+    m = report["machine"]
+    intro = [f"The tutorial's S1-S7 on this machine: {m['usable_cores']} usable cores "
+             f"(ThreadPool() starts os.cpu_count() = {m['logical_cpus']} workers), "
+             f"{m['cpu']}; median of {report['repeat']} runs, each a fresh interpreter."]
+    if facts:
+        intro.append(f"numpy {facts['numpy']}, {facts['blas']} {facts['blas_version']} "
+                     f"(default {facts['blas_threads']} BLAS threads).")
+    intro += [f"note: {n}" for n in report["notes"]]
+    if report["cleared_env"]:
+        intro.append(f"note: unset {', '.join(report['cleared_env'])} for the programs, "
+                     "as the tutorial ran them")
+    outro = [f"Figures: median [interquartile range]. Ratios are to the baseline (S2/S1, "
+             f"S3/S1, S5/S4, S7/S6), the tutorial's in brackets. A verdict needs the ratio's "
+             f"run-to-run interval beyond (for 'same': inside) the tutorial's own {MARGIN:.0%} "
+             "margin. 'part alone' is the parallel call without array creation."]
+    compared = [r for r in report["experiments"] if "seed_vs_tutorial_program" in r]
+    if compared:
+        outro.append("seed's figure / the tutorial's own program at the same sizes, "
+                     "medians (minimums): " + ", ".join(
+                         f"{r['id']} {r['seed_vs_tutorial_program']:.3f} "
+                         f"({r['seed_vs_tutorial_program_min']:.3f})" for r in compared))
+    return "\n".join(intro + [""] + lines + [""] + outro)
+
+
+# -- command line ------------------------------------------------------------
+
+def add_arguments(parser):
+    parser.add_argument("--scale", default=DEFAULT_SCALE,
+                        help="fraction of the tutorial's sizes, or 'auto' (the tutorial's "
+                             f"sizes where memory allows); default {DEFAULT_SCALE}")
+    parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT,
+                        help=f"runs of each program (default {DEFAULT_REPEAT})")
+    parser.add_argument("--only", default="", help="experiments to run, e.g. S1,S2")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--against-tutorial", action="store_true",
+                        help="also run the tutorial's unmodified programs and compare")
+    parser.add_argument("--show", action="store_true",
+                        help="print the programs that would run, and exit")
+
+
+def run(args):
+    scale = parse_scale(args.scale)
+    if args.repeat < 1:
+        raise UsageError(f"--repeat {args.repeat} must be at least 1")
+    ids = parse_only(args.only)
+    groups = plan(ids, scale)
+    if args.show:
+        for i in ids:
+            print(f"# ---- {i} ----\n{seed_program(EXPERIMENTS[i], groups[EXPERIMENTS[i].group]['size'])}")
+        return 0
+    env, cleared = clean_environ()
+    for group, g in groups.items():
+        print(f"[seed] {GROUP_TITLES[group]}: {describe(group, g['size'])}, "
+              f"{g['nbytes'] / 2**30:.2f} GiB", file=sys.stderr)
+    for note in [g["note"] for g in groups.values() if g["note"]]:
+        print(f"[seed] {note}", file=sys.stderr)
+    started = time.perf_counter()
+    raw = measure(ids, groups, args.repeat, args.against_tutorial, env)
+    report = build_report(ids, groups, raw, args.repeat, scale, cleared)
+    report["wall_seconds"] = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_table(report))
+        print(f"measured in {_duration(report['wall_seconds'])}")
+    return 1 if any(r["error"] for r in report["experiments"]) else 0
