@@ -39,3 +39,12 @@ clean:
 ## compare two environments or commits, e.g. ARGS="--from numpy==2.3.5 --to numpy==2.4.6"
 compare: $(STAMP)
 	$(BIN)/npthreads compare $(ARGS)
+
+## the tutorial's S1-S7 re-measured on this machine, with verdicts (a few minutes)
+.PHONY: seed advise
+seed: $(STAMP)
+	$(BIN)/npthreads seed $(ARGS)
+
+## Python threads x BLAS threads advice, measured now (under a minute), e.g. ARGS="--workload dot"
+advise: $(STAMP)
+	$(BIN)/npthreads advise $(ARGS)
