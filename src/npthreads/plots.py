@@ -1,0 +1,174 @@
+"""The report's images, drawn with matplotlib (Agg, no display needed).
+
+Each function takes ``report`` objects and writes one PNG; the page puts the
+same numbers in a table under it, so nothing is only in the picture. Names
+from result files go through ``_plain`` first: matplotlib reads text between
+two ``$`` as mathtext, and a parameter label must not be able to break a plot.
+"""
+
+import math
+from functools import partial
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+matplotlib.rcParams.update({"font.size": 9})
+
+DPI = 96
+PANELS_PER_ROW = 4
+SLOWER, FASTER = "#b2182b", "#2166ac"
+
+
+def format_time(seconds):
+    """3 significant digits in the unit a reader expects (ns, us, ms, s)."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _plain(text):
+    """Text from a result file, shown literally (no mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+def _wrap(text, width=22):
+    """Break long tick labels on spaces or commas so panels stay narrow."""
+    words, lines, line = str(text).replace(",", ", ").split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return _plain("\n".join(lines))
+
+
+def heatmap(grids, path):
+    """One panel per environment: colour is log2 of the speed-up over the
+    scenario's serial baseline (blue faster, red slower), each cell gives
+    time and speed-up; a solid box marks the fastest cell, a dashed one the
+    tutorial's naive configuration."""
+    first = grids[0]
+    rows, cols = first.row_labels or [""], first.col_labels
+    ratios = []
+    for g in grids:
+        base = g.serial_time or g.fastest_time
+        for key in g.cells:
+            s = g.speedup(key, base)
+            if s:
+                ratios.append(abs(math.log2(s)))
+    span = max([1.0] + ratios)
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span)
+
+    n = len(grids)
+    per_row = min(n, PANELS_PER_ROW)
+    panel_rows = math.ceil(n / per_row)
+    width = max(3.2, 0.5 + 1.1 * len(cols) + (1.3 if first.row_name else 0.3))
+    height = 0.9 + 0.55 * len(rows)
+    fig = Figure(figsize=(per_row * width + 0.8, panel_rows * height + 0.4), dpi=DPI)
+    cmap = matplotlib.colormaps["RdBu"]
+    image = None
+    for i, g in enumerate(grids):
+        ax = fig.add_subplot(panel_rows, per_row, i + 1)
+        base = g.serial_time or g.fastest_time
+        values = [[math.nan] * len(cols) for _ in rows]
+        for r, row in enumerate(rows):
+            for c, col in enumerate(cols):
+                s = g.speedup((row if g.row_name else "", col), base)
+                if s:
+                    values[r][c] = math.log2(s)
+        image = ax.imshow(values, cmap=cmap, norm=norm, aspect="auto")
+        for r, row in enumerate(rows):
+            for c, col in enumerate(cols):
+                key = (row if g.row_name else "", col)
+                m = g.cells.get(key)
+                if m is None or m.status != "ok":
+                    text = "not run" if m is None else m.status
+                    ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="#eeeeee",
+                                           hatch="//", edgecolor="#bbbbbb", lw=0))
+                    ax.text(c, r, text, ha="center", va="center", color="#444444")
+                    continue
+                s = g.speedup(key, base)
+                dark = abs(values[r][c]) > 0.6 * span
+                star = "★ " if key == g.fastest else ""
+                ax.text(c, r, f"{star}{format_time(m.value)}\n{s:.2f}x" if s else
+                        format_time(m.value), ha="center", va="center",
+                        color="white" if dark else "black")
+        if g.fastest:
+            _box(ax, g, rows, cols, g.fastest, "-", 2.5)
+        if g.naive_cell:
+            _box(ax, g, rows, cols, g.naive_cell, "--", 2.0, inset=0.1)
+        ax.set_xticks(range(len(cols)), [_wrap(c, 14) for c in cols])
+        first_column = i % per_row == 0
+        ax.set_yticks(range(len(rows)), [_wrap(r, 18) for r in rows]
+                      if g.row_name and first_column else [])
+        ax.set_xlabel(_plain(g.col_name))
+        if g.row_name and first_column:
+            ax.set_ylabel(_plain(g.row_name))
+        blas = f", OpenBLAS {g.env.openblas}" if g.env.openblas else ""
+        ax.set_title(_plain(f"{g.env.label}{blas}"), fontsize=9)
+        ax.tick_params(length=0)
+    bar = fig.colorbar(image, ax=fig.axes, shrink=0.9, pad=0.02, fraction=0.03)
+    ticks = [t for t in range(-int(span), int(span) + 1)]
+    bar.set_ticks(ticks, labels=[f"{2.0 ** t:g}x" for t in ticks])
+    bar.set_label("speed-up over serial (log scale)")
+    fig.savefig(path, format="png", dpi=DPI, bbox_inches="tight")
+
+
+def _minor_tick(ax, y, _pos):
+    """Label the 2..9 ticks only when the axis spans less than a decade
+    (else the major ticks suffice and the labels would overlap)."""
+    low, high = ax.get_ylim()
+    return format_time(y) if low > 0 and high / low < 10 else ""
+
+
+def _box(ax, g, rows, cols, key, style, width, inset=0.0):
+    r = rows.index(key[0]) if g.row_name else 0
+    c = cols.index(key[1])
+    ax.add_patch(Rectangle((c - 0.5 + inset, r - 0.5 + inset), 1 - 2 * inset, 1 - 2 * inset,
+                           fill=False, edgecolor="black", linestyle=style, lw=width))
+
+
+def version_axis(series, path):
+    """The scenario's fastest, naive and serial time per numpy version (one
+    panel per size); the x labels carry each environment's OpenBLAS.
+
+    ``series``: [(size, [Grid per env in version order])]."""
+    n = len(series)
+    fig = Figure(figsize=(max(4.5, 1.2 * max(len(gs) for _, gs in series) + 1.5) * min(n, 2),
+                          3.4 * math.ceil(n / 2)), dpi=DPI)
+    for i, (size, grids) in enumerate(series):
+        ax = fig.add_subplot(math.ceil(n / 2), min(n, 2), i + 1)
+        xs = list(range(len(grids)))
+        # serial first, hollow and larger: where the fastest is the serial
+        # configuration both markers stay visible.
+        lines = [("serial", [g.serial_time for g in grids], "#555555", "o", ":", 11, "none"),
+                 ("naive", [g.naive_time for g in grids], SLOWER, "s", "--", 6, SLOWER),
+                 ("fastest", [g.fastest_time for g in grids], FASTER, "o", "-", 6, FASTER)]
+        for label, ys, colour, marker, style, marker_size, face in lines:
+            points = [(x, y) for x, y in zip(xs, ys) if y]
+            if points:
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker=marker,
+                        markersize=marker_size, markerfacecolor=face, linestyle=style,
+                        color=colour, label=label)
+        ax.set_yscale("log")
+        ax.set_xticks(xs, [_plain(f"{g.env.numpy}\nOpenBLAS\n{g.env.openblas or '?'}")
+                           for g in grids])
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_time(y)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(partial(_minor_tick, ax)))
+        ax.set_xlim(-0.5, len(grids) - 0.5)
+        ax.set_ylabel("time (log scale)")
+        ax.set_title(_wrap(size or "all", 50), fontsize=9)
+        ax.grid(True, which="both", axis="y", alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=DPI)

@@ -1,0 +1,410 @@
+"""What the report pages say, computed from the results: no HTML, no plots.
+
+asv graphs each benchmark against commits; our users ask other questions:
+which split of Python threads and BLAS threads is fastest, how much the
+tutorial's naive ``ThreadPool()`` with default BLAS threads loses, whether
+the answer moved with the numpy (and so OpenBLAS) version, and how close
+the best configuration gets to what the machine can do. This module turns
+one machine's measurements into those answers: a ``Grid`` per scenario,
+size and environment, the environments' facts, and the advice rows.
+``pages`` renders them and ``plots`` draws them.
+"""
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from . import profiles, results, workloads
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A configuration, optionally in another scenario (same size and
+    environment): the naive and serial baselines are not in every grid."""
+    params: tuple                 # ((name, label), ...)
+    scenario: str | None = None   # None: this scenario
+    text: str = ""                # how the report names it
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How a scenario is laid out and judged."""
+    question: str
+    rows: str | None              # param on the heat map's rows (None: one row)
+    cols: str
+    serial: Ref | None
+    naive: Ref | None
+    work: str | None = None       # key into WORK: what the machine limit is
+
+
+def _ref(text, scenario=None, **params):
+    return Ref(tuple(params.items()), scenario, text)
+
+
+NAIVE_MATMUL = _ref("ThreadPool() + default BLAS (tutorial S2)", "MatmulTutorial",
+                    executor="ThreadPool()", chunksize="default")
+ONE_THREAD_MATMUL = _ref("1 Python thread x 1 BLAS thread", "MatmulThreadSplit",
+                         python_threads="1", blas_threads="1")
+
+# Keyed by benchmark class. A class not listed gets a generic layout (its
+# last two params, or its only one) and no naive or serial marking.
+SPECS = {
+    "MatmulTutorial": Spec(
+        "Does a default ThreadPool() lose to BLAS threads alone? (tutorial S1-S3)",
+        "executor", "chunksize",
+        _ref("serial loop + default BLAS (S1)", executor="serial loop", chunksize="default"),
+        _ref("ThreadPool() + default BLAS (S2)", executor="ThreadPool()", chunksize="default"),
+        "matmul"),
+    "MatmulThreadSplit": Spec(
+        "Which split of Python threads x BLAS threads is fastest?",
+        "python_threads", "blas_threads",
+        _ref("1 Python thread x 1 BLAS thread", python_threads="1", blas_threads="1"),
+        NAIVE_MATMUL, "matmul"),
+    "MatmulExecutors": Spec(
+        "Which executor serves a batch of matmuls best, one worker per core?",
+        "executor", "blas_threads", ONE_THREAD_MATMUL, NAIVE_MATMUL, "matmul"),
+    "DotBlasThreads": Spec(
+        "Does a threaded BLAS speed up one large vector dot? (tutorial S4-S5)",
+        None, "blas_threads",
+        _ref("1 BLAS thread", blas_threads="1"),
+        _ref("default BLAS threads (S5)", blas_threads="default"), "dot"),
+    "DotEnvVarTutorial": Spec(
+        "The tutorial's OMP_NUM_THREADS before import, vector creation included (S4-S5)",
+        None, "omp_num_threads",
+        _ref("OMP_NUM_THREADS=1 (S4)", omp_num_threads="1"),
+        _ref("OMP_NUM_THREADS unset (S5)", omp_num_threads="default"), None),
+    "FillManyArrays": Spec(
+        "Does a thread pool speed up filling many separate arrays? (tutorial S6-S7)",
+        "executor", "chunksize",
+        _ref("serial loop (S6)", executor="serial loop", chunksize="default"),
+        _ref("ThreadPool().map (S7)", executor="ThreadPool()", chunksize="default"),
+        "fill_many"),
+    "FillOneArrayInParts": Spec(
+        "Does filling one large array, one slice per thread, speed it up?",
+        None, "executor", _ref("serial loop", executor="serial loop"), None, "fill_one"),
+    "ExpInParts": Spec(
+        "Does np.exp over one large array get faster with one slice per thread?",
+        None, "executor", _ref("serial loop", executor="serial loop"), None, "exp"),
+}
+
+# work kind -> (profiles grid key, flops(size), bytes(size), limit track, unit)
+WORK = {
+    "matmul": ("matmul", lambda s: 2.0 * s[0] ** 3 * s[1], None,
+               "MachineLimits.track_dgemm_peak_gflops", "GFLOP/s"),
+    "dot": ("dot", None, lambda n: workloads.dot_nbytes(n),
+            "MachineLimits.track_triad_gbytes_per_s", "GB/s"),
+    "fill_many": ("fill_many", None, lambda s: workloads.fill_many_nbytes(*s),
+                  "MachineLimits.track_triad_gbytes_per_s", "GB/s"),
+    "fill_one": ("one_array", None, lambda n: workloads.one_array_nbytes(n),
+                 "MachineLimits.track_triad_gbytes_per_s", "GB/s"),
+    "exp": ("one_array", None, lambda n: workloads.one_array_nbytes(n, arrays=2),
+            "MachineLimits.track_triad_gbytes_per_s", "GB/s"),
+}
+
+FACTS = {  # track (class.method) -> fact name in Env
+    "BlasRuntime.track_openblas_version": "openblas",
+    "BlasRuntime.track_blas_default_threads": "blas_default_threads",
+    "BlasRuntime.track_usable_cores": "usable_cores",
+    "MachineLimits.track_dgemm_peak_gflops": "dgemm_peak_gflops",
+    "MachineLimits.track_triad_gbytes_per_s": "triad_gbytes_per_s",
+}
+
+
+@dataclass
+class Env:
+    """One environment of one machine, as the report labels it."""
+    name: str
+    numpy: str
+    python: str
+    commit: str
+    date: int
+    facts: dict = field(default_factory=dict)   # FACTS values, None if not measured
+
+    @property
+    def openblas(self):
+        """The tracked OpenBLAS version decoded ("0.3.31"), or None."""
+        number = self.facts.get("openblas")
+        if not number:
+            return None
+        number = int(number)
+        return f"{number // 10000}.{number // 100 % 100}.{number % 100}"
+
+    @property
+    def label(self):
+        return f"numpy {self.numpy}"
+
+
+def version_key(numpy):
+    """numpy versions in release order; "pinned" (not chosen by asv) last."""
+    parts = re.findall(r"\d+", numpy)
+    return (0, tuple(int(p) for p in parts)) if parts else (1, ())
+
+
+@dataclass
+class Grid:
+    """One scenario at one size in one environment: every configuration's
+    measurement, and the fastest, serial and naive ones."""
+    benchmark: str
+    scenario: str
+    size: str                     # the params outside the heat map, as text
+    env: Env
+    row_name: str | None
+    col_name: str
+    row_labels: list
+    col_labels: list
+    cells: dict                   # (row, col) -> Measurement
+    fastest: tuple | None = None  # (row, col) of the fastest ok cell
+    serial_time: float | None = None
+    naive_time: float | None = None
+    naive_cell: tuple | None = None   # (row, col) when the naive config is in this grid
+    serial_text: str = ""
+    naive_text: str = ""
+
+    def time(self, key):
+        m = self.cells.get(key)
+        return m.value if m is not None and m.status == "ok" else None
+
+    def config(self, key):
+        """A cell's configuration in words, e.g. "python_threads=cores, blas_threads=1"."""
+        row, col = key
+        parts = [] if self.row_name is None else [f"{self.row_name}={row}"]
+        return ", ".join(parts + [f"{self.col_name}={col}"])
+
+    @property
+    def fastest_time(self):
+        return self.time(self.fastest) if self.fastest else None
+
+    def runner_up(self):
+        """(config, how much slower than the fastest, within noise?) of the
+        second-fastest cell, or None. Within noise: the two cells' interquartile
+        ranges overlap, so on this machine the "fastest" is not a clear winner."""
+        ok = sorted((k for k in self.cells if self.time(k) is not None), key=self.time)
+        if len(ok) < 2:
+            return None
+        best, second = self.cells[ok[0]], self.cells[ok[1]]
+        overlap = None
+        if best.q75 is not None and second.q25 is not None:
+            overlap = best.q75 >= second.q25
+        return self.config(ok[1]), second.value / best.value - 1.0, overlap
+
+    def speedup(self, key, over):
+        """``over`` time / this cell's time (>1: the cell is faster)."""
+        time = self.time(key)
+        return over / time if time and over else None
+
+
+@dataclass
+class Report:
+    """Everything one machine's page shows."""
+    machine: str
+    info: dict                    # machine.json
+    envs: list                    # Env, numpy release order
+    grids: list                   # Grid, in scenario, size, env order
+    specs: dict = field(default_factory=dict)   # benchmark -> Spec (None: generic)
+
+    def figures(self):
+        """Grids grouped as the page shows them: (benchmark, size) -> [Grid per env]."""
+        out = {}
+        for g in self.grids:
+            out.setdefault((g.benchmark, g.size), []).append(g)
+        return out
+
+    def advice_env(self):
+        """The environment the advice speaks for: the project's pinned numpy if
+        it was measured, else the newest numpy."""
+        pinned = [e for e in self.envs if e.numpy == "pinned"]
+        return pinned[0] if pinned else (self.envs[-1] if self.envs else None)
+
+
+def _scenario_benchmarks(measurements):
+    """The timed benchmarks (time_*, timeraw_*) that have params."""
+    names = {}
+    for m in measurements:
+        method = m.benchmark.rsplit(".", 1)[-1]
+        if method.startswith(("time_", "timeraw_")) and m.params:
+            names.setdefault(m.benchmark, list(m.params))
+    return names
+
+
+def _layout(benchmark, param_names):
+    """(spec or None, row param or None, col param) for one benchmark."""
+    scenario = benchmark.split(".")[-2] if benchmark.count(".") else benchmark
+    spec = SPECS.get(scenario)
+    if spec and spec.cols in param_names and (spec.rows is None or spec.rows in param_names):
+        return spec, spec.rows, spec.cols
+    axes = [p for p in param_names if p != "size"] or list(param_names)
+    if len(axes) >= 2:
+        return None, axes[-2], axes[-1]
+    return None, None, axes[-1]
+
+
+def _ordered(values, axis_order):
+    """Labels in the benchmark's own param order where known."""
+    order = {v: i for i, v in enumerate(axis_order)}
+    return sorted(set(values), key=lambda v: (order.get(v, len(order)), v))
+
+
+def _find(measurements, benchmark_class, params, size_params):
+    """The time of the measurement of ``benchmark_class`` (any time_ method)
+    whose params match ``params`` and ``size_params``."""
+    want = dict(size_params, **dict(params))
+    for m in measurements:
+        if m.scenario == benchmark_class and m.benchmark.rsplit(".", 1)[-1].startswith("time") \
+                and all(m.params.get(k) == v for k, v in want.items()) \
+                and set(m.params) <= set(want):
+            return m.value if m.status == "ok" else None
+    return None
+
+
+def _env_facts(measurements):
+    facts = {}
+    for m in measurements:
+        key = ".".join(m.benchmark.split(".")[-2:])
+        if key in FACTS and not m.params:
+            facts[FACTS[key]] = m.value if m.status == "ok" else None
+    return facts
+
+
+def build(results_dir, machine):
+    """The report of one machine, from its newest result per environment."""
+    info = results.machines(results_dir).get(machine, {})
+    measured = results.latest_per_environment(results.load(results_dir, machine))
+    by_env = {}
+    for m in measured:
+        by_env.setdefault(m.env_name, []).append(m)
+    envs = []
+    for name, ms in by_env.items():
+        first = ms[0]
+        envs.append(Env(name=name, numpy=first.numpy, python=first.python,
+                        commit=first.commit, date=first.date, facts=_env_facts(ms)))
+    envs.sort(key=lambda e: (version_key(e.numpy), e.python, e.name))
+
+    bench_axes = _scenario_benchmarks(measured)
+    param_order = {}
+    for m in measured:
+        for k, v in m.params.items():
+            param_order.setdefault((m.benchmark, k), []).append(v)
+    report = Report(machine=machine, info=info, envs=envs, grids=[])
+    for benchmark in sorted(bench_axes, key=_benchmark_order):
+        spec, row_name, col_name = _layout(benchmark, bench_axes[benchmark])
+        report.specs[benchmark] = spec
+        outer = [p for p in bench_axes[benchmark] if p not in (row_name, col_name)]
+        sizes = {}
+        for env in envs:
+            for m in by_env[env.name]:
+                if m.benchmark != benchmark:
+                    continue
+                size = tuple((p, m.params.get(p, "")) for p in outer)
+                sizes.setdefault(size, {}).setdefault(env.name, []).append(m)
+        for size in sorted(sizes, key=lambda s: [param_order[(benchmark, p)].index(v)
+                                                  for p, v in s]):
+            for env in envs:
+                cells_ms = sizes[size].get(env.name)
+                if cells_ms:
+                    report.grids.append(_grid(benchmark, spec, row_name, col_name, size, env,
+                                              cells_ms, by_env[env.name], param_order))
+    return report
+
+
+def _benchmark_order(name):
+    """Scenarios in the order of the tutorial's story; unknown ones after."""
+    scenario = name.split(".")[-2] if name.count(".") else name
+    order = list(SPECS)
+    return (order.index(scenario) if scenario in order else len(order), name)
+
+
+def _grid(benchmark, spec, row_name, col_name, size, env, cells_ms, env_ms, param_order):
+    def key(m):
+        return (m.params.get(row_name) if row_name else "", m.params.get(col_name))
+
+    cells = {key(m): m for m in cells_ms}
+    grid = Grid(
+        benchmark=benchmark, scenario=cells_ms[0].scenario,
+        size=", ".join(v if p == "size" else f"{p}={v}" for p, v in size),
+        env=env, row_name=row_name, col_name=col_name,
+        row_labels=_ordered([k[0] for k in cells], param_order.get((benchmark, row_name), [])),
+        col_labels=_ordered([k[1] for k in cells], param_order.get((benchmark, col_name), [])),
+        cells=cells)
+    ok = [k for k, m in cells.items() if m.status == "ok" and m.value is not None]
+    grid.fastest = min(ok, key=lambda k: cells[k].value) if ok else None
+    if spec is None:
+        grid.serial_time = None
+        return grid
+    for which in ("serial", "naive"):
+        ref = getattr(spec, which)
+        if ref is None:
+            continue
+        setattr(grid, f"{which}_text", ref.text)
+        if ref.scenario is None:
+            params = dict(ref.params)
+            cell = (params.get(row_name, "") if row_name else "", params.get(col_name))
+            setattr(grid, f"{which}_time", grid.time(cell))
+            if which == "naive" and cell in cells:
+                grid.naive_cell = cell
+        else:
+            setattr(grid, f"{which}_time", _find(env_ms, ref.scenario, ref.params, size))
+    return grid
+
+
+# -- the machine's limit ------------------------------------------------------
+
+def _size_table(kind):
+    """Size label -> numbers, over every profile (labels are unique across them)."""
+    key = WORK[kind][0]
+    table = {}
+    for profile in profiles.PROFILES:
+        table.update(profiles.grid(profile).get(key, {}))
+    return table
+
+
+def achieved(grid, key=None):
+    """(rate, unit, share of the machine's limit or None) of a cell (default:
+    the fastest), or None where the scenario has no limit or the size is unknown."""
+    spec = SPECS.get(grid.scenario)
+    key = key or grid.fastest
+    if spec is None or spec.work is None or key is None or grid.time(key) is None:
+        return None
+    grid_key, flops, nbytes, limit_track, unit = WORK[spec.work]
+    size = _size_table(spec.work).get(grid.size)
+    if size is None:
+        return None
+    amount = flops(size) if flops else nbytes(size)
+    rate = amount / grid.time(key) / 1e9
+    limit = grid.env.facts.get(FACTS[limit_track])
+    share = rate / limit if limit else None
+    return rate, unit, share
+
+
+# -- the advice ---------------------------------------------------------------
+
+@dataclass
+class Advice:
+    grid: Grid                    # the advice environment's grid
+    winners: dict                 # numpy label -> fastest config there
+
+    @property
+    def same_everywhere(self):
+        return len(set(self.winners.values())) <= 1
+
+    def winners_text(self):
+        if self.same_everywhere:
+            return "yes" if len(self.winners) > 1 else "only one version measured"
+        return f"no: {len(set(self.winners.values()))} different in {len(self.winners)} versions"
+
+
+def advice(report):
+    """One row per scenario and size, for the advice environment, with the
+    fastest configuration in every other environment for comparison."""
+    env = report.advice_env()
+    rows = []
+    for (benchmark, size), grids in report.figures().items():
+        mine = [g for g in grids if g.env is env]
+        if not mine:
+            continue
+        winners = {g.env.label: g.config(g.fastest) for g in grids if g.fastest}
+        rows.append(Advice(mine[0], winners))
+    return rows
+
+
+def speedup_text(value):
+    return "—" if value is None or not math.isfinite(value) else f"{value:.2f}x"
