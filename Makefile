@@ -31,6 +31,7 @@ publish: $(STAMP)
 
 ## every test, the real-asv and browser ones included
 test: $(STAMP)
+	sh tools/install-browser.sh
 	$(BIN)/python -m pytest
 
 clean:

@@ -1,0 +1,174 @@
+"""The published site in Debian's headless chromium, with the network cut off.
+
+Every request that is not to the local test server is aborted (and the
+browser's resolver maps every other host to nothing), so a page that needed
+a CDN would show errors here. Each page must load with no console error, no
+uncaught exception, no failed or 4xx/5xx request; the report's images must
+decode and its tables carry the expected rows. playwright drives the system
+chromium (tools/install-browser.sh installs it; `make test` runs that);
+playwright's own browser download is never used.
+"""
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from .test_site import HOSTILE, published, reports_of  # noqa: F401 (session fixture)
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+                 if os.access(p, os.X_OK)), None)
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+SHOTS = os.environ.get("NPTHREADS_SCREENSHOTS")   # a folder: keep screenshots there
+# The history site's views (asv-tachyon's URL hash routes).
+VIEWS = ["overview", "explore", "heatmap", "grid", "multiples", "compare", "regressions",
+         "inventory"]
+BENCH = "bench_matmul.MatmulThreadSplit.time_matmul_batch"
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(published):  # noqa: F811
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(published)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("no /usr/bin/chromium: run tools/install-browser.sh (make test does)")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+class Visit:
+    """A fresh browser context on one page, recording everything that went wrong."""
+
+    def __init__(self, browser, url, ready=None):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900},
+                                           service_workers="block")
+        self.problems = []
+        self.context.route("**/*", self._route)
+        page = self.page = self.context.new_page()
+        page.on("console", lambda m: m.type == "error" and self.problems.append(
+            f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.problems.append(
+            f"failed: {r.url} {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.problems.append(
+            f"HTTP {r.status}: {r.url}"))
+        page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"),
+                                     d.dismiss()))
+        self.goto(url, ready)
+
+    def _route(self, route):
+        url = route.request.url
+        if urlparse(url).hostname == "127.0.0.1" or url.startswith(("data:", "blob:")):
+            return route.continue_()
+        self.problems.append(f"blocked: {url}")
+        return route.abort()
+
+    def goto(self, url, ready=None):
+        self.page.goto(url, wait_until="networkidle")
+        if ready:
+            self.page.get_by_text(ready).first.wait_for(timeout=15_000)
+        self.page.wait_for_load_state("networkidle")
+
+    def shot(self, name):
+        if SHOTS:
+            Path(SHOTS).mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+    def images(self):
+        """[(src, decoded?)] of every <img> on the page, after scrolling them in."""
+        return self.page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.getAttribute('src'), e.complete && e.naturalWidth > 0])")
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_history_views_render_offline(browser, server, view):
+    url = server if view == "overview" else f"{server}#view={view}&bench={BENCH}"
+    visit = Visit(browser, url, ready="Threads x BLAS reports")
+    try:
+        visit.page.wait_for_function("document.querySelector('#root').innerText.length > 200")
+        visit.shot(f"history-{view}")
+        assert visit.problems == []
+        # tachyon found the benchmarks asv published
+        assert "MatmulThreadSplit" in visit.page.inner_text("#root") or view in (
+            "overview", "regressions", "compare", "heatmap", "inventory")
+    finally:
+        visit.close()
+
+
+def test_from_history_to_every_report(browser, server, published):  # noqa: F811
+    pages = reports_of(published)
+    visit = Visit(browser, server, ready="Threads x BLAS reports")
+    try:
+        visit.page.click("#npthreads-reports")
+        visit.page.wait_for_load_state("networkidle")
+        assert visit.page.url.endswith("/reports/index.html")
+        visit.shot("reports-index")
+        names = visit.page.locator("tbody tr td:first-child a").all_inner_texts()
+        assert sorted(names) == sorted(pages)          # the hostile name shown as text
+        for machine in sorted(pages):
+            visit.goto(server + "reports/index.html")
+            visit.page.get_by_role("link", name=machine, exact=True).click()
+            visit.page.wait_for_load_state("networkidle")
+            visit.page.get_by_text("The advice").first.wait_for()
+            images = visit.images()
+            assert len(images) == 10 and all(ok for _, ok in images), images
+            assert {src.split("-")[0] for src, _ in images} == {"heat", "versions"}
+            advice = visit.page.locator("#advice + p + table tbody tr").all_inner_texts()
+            assert [row.split("\t")[0] for row in advice] == [
+                "MatmulTutorial", "MatmulThreadSplit", "DotBlasThreads", "FillManyArrays",
+                "ExpInParts"]
+            heading = visit.page.locator("h1").inner_text()
+            assert heading == f"Threads report: {machine}"
+            visit.shot("report-" + ("hostile" if machine == HOSTILE else machine))
+        assert visit.page.locator("img[src='x']").count() == 0
+        assert visit.problems == []
+    finally:
+        visit.close()
+
+
+def test_report_rows_per_environment(browser, server, published):  # noqa: F811
+    page_path = reports_of(published)["fixture-2cpu"]
+    url = server + str(page_path.relative_to(published))
+    visit = Visit(browser, url, ready="The machine and its environments")
+    try:
+        envs = visit.page.locator("#environments ~ table").nth(1).locator("tbody tr")
+        rows = [r.split("\t")[:3] for r in envs.all_inner_texts()]
+        assert rows == [["numpy 1.26.4", "3.11", "0.3.23"], ["numpy 2.4.6", "3.11", "0.3.31"]]
+        # the report links back into the history view of each scenario
+        visit.page.get_by_role("link", name="history", exact=True).first.click()
+        visit.page.get_by_text("Threads x BLAS reports").first.wait_for()
+        visit.page.wait_for_load_state("networkidle")
+        assert "#view=explore&bench=bench_matmul.MatmulTutorial" in visit.page.url
+        visit.page.get_by_text("4 param series").wait_for()
+        assert visit.problems == []
+    finally:
+        visit.close()

@@ -1,0 +1,172 @@
+"""`npthreads publish` on a small two-machine fixture: every page, the right
+numbers in the report, hostile names escaped, bad results refused in one line.
+
+The fixture (tests/fixtures/site, written by its generate.py) is published
+into a throw-away git repository, because ``asv publish`` looks its commit up
+on branch ``main``.
+"""
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from npthreads import report
+
+from .conftest import run_cli
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "site"
+PLACEHOLDER = "c0ffee00" * 5
+HOSTILE = "<img src=x onerror=alert(1)>"
+CONF = {"version": 1, "project": "fixture", "project_url": "", "repo": ".",
+        "branches": ["main"], "dvcs": "git", "environment_type": "virtualenv",
+        "benchmark_dir": "benchmarks", "results_dir": "results", "html_dir": "html"}
+
+
+def make_repo(path):
+    """A git repository holding asv.conf.json and the fixture results, whose
+    placeholder commit is replaced by the repository's real one."""
+    path.mkdir(parents=True)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org",
+           "-c", "commit.gpgsign=false"]
+    (path / "asv.conf.json").write_text(json.dumps(CONF))
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, check=True)
+    subprocess.run(git + ["add", "asv.conf.json"], cwd=path, check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "fixture"], cwd=path, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    shutil.copytree(FIXTURE / "results", path / "results")
+    for result in (path / "results").glob(f"*/{PLACEHOLDER[:8]}-*.json"):
+        text = result.read_text().replace(PLACEHOLDER, commit)
+        result.with_name(commit[:8] + result.name[8:]).write_text(text)
+        result.unlink()
+    return path
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory):
+    """The fixture published once, the way a user runs it; -> html dir."""
+    repo = make_repo(tmp_path_factory.mktemp("site") / "repo")
+    out = run_cli("publish", cwd=repo, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return repo / "html"
+
+
+def reports_of(html_dir):
+    pages = sorted((html_dir / "reports").glob("*/index.html"))
+    by_machine = {}
+    for page in pages:
+        title = re.search(r"<h1>Threads report: (.*)</h1>", page.read_text()).group(1)
+        by_machine[html.unescape(title)] = page
+    return by_machine
+
+
+@pytest.mark.slow
+def test_publish_writes_every_page(published):
+    index = (published / "index.html").read_text()
+    assert 'type="module"' in index and "assets/" in index      # tachyon, not asv's page
+    assert 'href="reports/index.html"' in index                # the link to the reports
+    assert "http" not in index                                 # nothing from the network
+    assert json.loads((published / "commits.json").read_text()) == {}
+    assert json.loads((published / "profiles.json").read_text()) == {"paths": {}}
+    graphs = {p.relative_to(published / "graphs") for p in (published / "graphs").rglob("*.json")}
+    samples = {p.relative_to(published / "samples") for p in (published / "samples").rglob("*.json")}
+    assert graphs and graphs == samples
+    pages = reports_of(published)
+    assert set(pages) == {"fixture-2cpu", HOSTILE}
+    listing = (published / "reports" / "index.html").read_text()
+    for page in pages.values():
+        assert f'href="{page.parent.name}/index.html"' in listing
+        text = page.read_text()
+        images = re.findall(r'<img src="([^"]+)" alt="([^"]+)"', text)
+        # five scenarios in the fixture: one heat map (one size) and one version plot each
+        assert len(images) == 10, images
+        for src, alt in images:
+            assert (page.parent / src).stat().st_size > 2000 and len(alt) > 40
+        assert not re.search(r'(src|href)="(https?:)?//', text)
+
+
+@pytest.mark.slow
+def test_report_tables_carry_the_numbers(published):
+    text = reports_of(published)["fixture-2cpu"].read_text()
+    # advice for numpy 2.4.6 (the newest): ThreadSplit's best is 1 Python
+    # thread per core with 1 BLAS thread, 3.2 ms; 8 MFLOP in 3.2 ms is 2.62
+    # GFLOP/s, 3% of the 100 GFLOP/s DGEMM peak; naive is 5.6 ms -> 1.75x.
+    row = re.search(r"<tr><td>MatmulThreadSplit</td>.*?</tr>", text).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells[2:10] == ["python_threads=cores, blas_threads=1", "3.2 ms", "1.75x", "2.00x",
+                           "2.62 GFLOP/s", "3%", "python_threads=cores, blas_threads=cores (+50%)",
+                           "yes"]
+    # the tutorial's S2 loses to the serial loop: 0.57x, marked naive in the table
+    assert "7 ms (0.57x) (naive)" in text and "5.6 ms (0.57x) (naive)" in text
+    # the environments: OpenBLAS decoded from major*10000+minor*100+patch
+    assert "<td>0.3.23</td>" in text and "<td>0.3.31</td>" in text
+    assert "<td>Fixture CPU</td>" in text and "8.0 GiB" in text
+    assert "failed" in text and "skipped" in text
+
+
+def test_analysis_of_the_fixture():
+    rep = report.build(FIXTURE / "results", "fixture-2cpu")
+    assert [e.numpy for e in rep.envs] == ["1.26.4", "2.4.6"]
+    assert [e.openblas for e in rep.envs] == ["0.3.23", "0.3.31"]
+    figures = rep.figures()
+    split = figures[("bench_matmul.MatmulThreadSplit.time_matmul_batch", "64x64 x16 (cache)")]
+    old, new = split
+    assert old.row_labels == ["1", "cores", "2xcores"] and old.col_labels == ["1", "cores"]
+    assert old.fastest == ("cores", "1") and old.naive_cell is None
+    assert old.serial_time == pytest.approx(8e-3) and old.naive_time == pytest.approx(7e-3)
+    tutorial = figures[("bench_matmul.MatmulTutorial.time_matmul_batch", "64x64 x16 (cache)")]
+    assert tutorial[0].naive_cell == ("ThreadPool()", "default")
+    assert tutorial[0].fastest == ("serial loop", "default")
+    assert tutorial[0].cells[("serial loop", "tasks/4")].status == "skipped"
+    rate, unit, share = report.achieved(new)
+    assert unit == "GFLOP/s" and rate == pytest.approx(2 * 64**3 * 16 / 3.2e-3 / 1e9)
+    assert share == pytest.approx(rate / 100.0)
+    dot = figures[("bench_dot.DotBlasThreads.time_dot", "1e5 (cache)")][0]
+    assert dot.row_name is None and dot.naive_cell == ("", "default")
+    assert report.achieved(dot)[1] == "GB/s"
+    assert rep.advice_env() is rep.envs[-1]
+    fill = figures[("bench_fill.FillManyArrays.time_fill", "128x128 x16 (cache)")][1]
+    assert fill.cells[("ThreadPool(cores)", "tasks/workers")].status == "failed"
+    config, slower, within_noise = fill.runner_up()   # 0.88 ms against the serial 0.8 ms
+    assert config == "executor=ThreadPool(cores), chunksize=default"
+    assert slower == pytest.approx(0.1) and within_noise is True
+
+
+@pytest.mark.slow
+def test_names_from_result_files_are_escaped(published):
+    escaped = html.escape(HOSTILE, quote=True)
+    for page in (published / "reports").rglob("*.html"):
+        text = page.read_text()
+        assert HOSTILE not in text and "<img src=x" not in text, page
+    hostile_page = reports_of(published)[HOSTILE].read_text()
+    assert escaped in hostile_page                    # the machine name, as text
+    fixture_page = reports_of(published)["fixture-2cpu"].read_text()
+    assert f"executor={escaped}" in fixture_page      # the param label, as text
+    assert all(c.isalnum() or c in "-." for c in reports_of(published)[HOSTILE].parent.name)
+
+
+@pytest.mark.slow
+def test_a_corrupt_result_file_is_one_line(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    (repo / "results" / "fixture-2cpu" / "deadbeef-broken.json").write_text('{"broken')
+    out = run_cli("publish", cwd=repo, timeout=300)
+    assert out.returncode == 2
+    last = out.stderr.strip().splitlines()
+    assert len(last) == 1 and "deadbeef-broken.json: not a readable asv result file" in last[0]
+    assert "Traceback" not in out.stdout + out.stderr and "asv publish" not in out.stdout
+
+
+def test_missing_results_is_one_line(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "asv.conf.json").write_text(json.dumps(CONF))
+    out = run_cli("publish", cwd=repo, env=dict(os.environ))
+    assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
+    assert out.stderr.strip().endswith("no benchmarks.json, nothing to publish "
+                                       "(run `npthreads bench` first)")
