@@ -170,3 +170,25 @@ def test_missing_results_is_one_line(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
     assert out.stderr.strip().endswith("no benchmarks.json, nothing to publish "
                                        "(run `npthreads bench` first)")
+
+
+def test_plot_labels_from_results_are_plain_text(tmp_path):
+    """A label that matplotlib would parse as broken mathtext still plots."""
+    from npthreads import plots
+    from npthreads.results import Measurement
+
+    label = r"cost $\frac{$ <b>"
+    env = report.Env(name="env", numpy="2.4.6", python="3.11", commit="c" * 40, date=0,
+                     facts={"openblas": 331})
+    cells = {("", label): Measurement("m", "env", "c", "b.C.time_x", {"p": label}, 0.002,
+                                      "ok", "seconds"),
+             ("", "1"): Measurement("m", "env", "c", "b.C.time_x", {"p": "1"}, 0.004,
+                                    "ok", "seconds")}
+    grid = report.Grid(benchmark="b.C.time_x", scenario="C", size=label, env=env,
+                       row_name=None, col_name=label, row_labels=[""],
+                       col_labels=["1", label], cells=cells, fastest=("", label),
+                       serial_time=0.004)
+    plots.heatmap([grid], tmp_path / "heat.png")
+    plots.version_axis([(label, [grid])], tmp_path / "versions.png")
+    assert (tmp_path / "heat.png").stat().st_size > 1000
+    assert (tmp_path / "versions.png").stat().st_size > 1000
