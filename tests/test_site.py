@@ -75,7 +75,8 @@ def test_publish_writes_every_page(published):
     assert json.loads((published / "commits.json").read_text()) == {}
     assert json.loads((published / "profiles.json").read_text()) == {"paths": {}}
     graphs = {p.relative_to(published / "graphs") for p in (published / "graphs").rglob("*.json")}
-    samples = {p.relative_to(published / "samples") for p in (published / "samples").rglob("*.json")}
+    samples = {p.relative_to(published / "samples")
+               for p in (published / "samples").rglob("*.json")}
     assert graphs and graphs == samples
     pages = reports_of(published)
     assert set(pages) == {"fixture-2cpu", HOSTILE}

@@ -123,7 +123,8 @@ def _advice_section(rep):
 
 def _env_section(rep):
     info = rep.info
-    machine_rows = [["CPU", info.get("cpu", "?")], ["cores (asv num_cpu)", info.get("num_cpu", "?")],
+    machine_rows = [["CPU", info.get("cpu", "?")],
+                    ["cores (asv num_cpu)", info.get("num_cpu", "?")],
                     ["memory", _gib(info.get("ram"))], ["architecture", info.get("arch", "?")],
                     ["OS", info.get("os", "?")]]
     env_rows = []
@@ -158,7 +159,8 @@ def _heat_table(grids):
                 row.append(("not run" if m is None else m.status, True))
                 continue
             s = g.speedup(key, g.serial_time)
-            marks = (" ★" if key == g.fastest else "") + (" (naive)" if key == g.naive_cell else "")
+            marks = ((" ★" if key == g.fastest else "")
+                     + (" (naive)" if key == g.naive_cell else ""))
             fastest_somewhere |= key == g.fastest
             row.append((f"{plots.format_time(m.value)} ({report.speedup_text(s)}){marks}", True))
         rows.append(row)

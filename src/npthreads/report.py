@@ -364,7 +364,7 @@ def achieved(grid, key=None):
     key = key or grid.fastest
     if spec is None or spec.work is None or key is None or grid.time(key) is None:
         return None
-    grid_key, flops, nbytes, limit_track, unit = WORK[spec.work]
+    _key, flops, nbytes, limit_track, unit = WORK[spec.work]
     size = _size_table(spec.work).get(grid.size)
     if size is None:
         return None
