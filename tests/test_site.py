@@ -52,7 +52,7 @@ def make_repo(path):
 def published(tmp_path_factory):
     """The fixture published once, the way a user runs it; -> html dir."""
     repo = make_repo(tmp_path_factory.mktemp("site") / "repo")
-    out = run_cli("publish", cwd=repo, timeout=300)
+    out = run_cli("publish", "--profile", "default", cwd=repo, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     return repo / "html"
 
@@ -156,7 +156,7 @@ def test_names_from_result_files_are_escaped(published):
 def test_a_corrupt_result_file_is_one_line(tmp_path):
     repo = make_repo(tmp_path / "repo")
     (repo / "results" / "fixture-2cpu" / "deadbeef-broken.json").write_text('{"broken')
-    out = run_cli("publish", cwd=repo, timeout=300)
+    out = run_cli("publish", "--profile", "default", cwd=repo, timeout=300)
     assert out.returncode == 2
     last = out.stderr.strip().splitlines()
     assert len(last) == 1 and "deadbeef-broken.json: not a readable asv result file" in last[0]
