@@ -167,7 +167,7 @@ def test_missing_results_is_one_line(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "asv.conf.json").write_text(json.dumps(CONF))
-    out = run_cli("publish", cwd=repo, env=dict(os.environ))
+    out = run_cli("publish", "--profile", "default", cwd=repo, env=dict(os.environ))
     assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
     assert out.stderr.strip().endswith("no benchmarks.json, nothing to publish "
                                        "(run `npthreads bench` first)")
