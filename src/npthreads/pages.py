@@ -253,7 +253,8 @@ def machine_page(rep, folder):
     info = rep.info
     body = (f"<h1>Threads report: {esc(rep.machine)}</h1>\n"
             f"<p>{esc(info.get('cpu', '?'))}, {esc(info.get('num_cpu', '?'))} cores, "
-            f"{esc(_gib(info.get('ram')))}; {len(rep.envs)} environments, newest results of "
+            f"{esc(_gib(info.get('ram')))}; {len(rep.envs)} environment"
+            f"{'' if len(rep.envs) == 1 else 's'}, newest results of "
             "each. Times are asv's medians.</p>\n"
             "<ul><li><a href=\"#advice\">The advice</a></li>"
             "<li><a href=\"#environments\">The machine and its environments</a></li>"
