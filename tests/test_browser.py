@@ -161,8 +161,9 @@ def test_report_rows_per_environment(browser, server, published):  # noqa: F811
     visit = Visit(browser, url, ready="The machine and its environments")
     try:
         envs = visit.page.locator("#environments ~ table").nth(1).locator("tbody tr")
-        rows = [r.split("\t")[:3] for r in envs.all_inner_texts()]
-        assert rows == [["numpy 1.26.4", "3.11", "0.3.23"], ["numpy 2.4.6", "3.11", "0.3.31"]]
+        rows = [r.split("\t")[:6] for r in envs.all_inner_texts()]
+        assert rows == [["numpy 1.26.4", "3.11", "openblas", "0.3.23", "pthreads", "Zen"],
+                        ["numpy 2.4.6", "3.11", "openblas", "0.3.31", "pthreads", "Zen"]]
         # the report links back into the history view of each scenario
         visit.page.get_by_role("link", name="history", exact=True).first.click()
         visit.page.get_by_text("Threads x BLAS reports").first.wait_for()

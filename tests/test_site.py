@@ -1,8 +1,8 @@
 """`npthreads publish` on a small two-machine fixture: every page, the right
 numbers in the report, hostile names escaped, bad results refused in one line.
 
-The fixture (tests/fixtures/site, written by its generate.py) is published
-into a throw-away git repository, because ``asv publish`` looks its commit up
+The fixture (written by tests/site_fixture.py into a temporary folder, so
+no file with a hostile name lives in the repository) is published into a throw-away git repository, because ``asv publish`` looks its commit up
 on branch ``main``.
 """
 
@@ -10,17 +10,15 @@ import html
 import json
 import os
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from npthreads import report
 
+from . import site_fixture
 from .conftest import run_cli
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "site"
 PLACEHOLDER = "c0ffee00" * 5
 HOSTILE = "<img src=x onerror=alert(1)>"
 CONF = {"version": 1, "project": "fixture", "project_url": "", "repo": ".",
@@ -40,7 +38,7 @@ def make_repo(path):
     subprocess.run(git + ["commit", "-q", "-m", "fixture"], cwd=path, check=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
                             text=True, check=True).stdout.strip()
-    shutil.copytree(FIXTURE / "results", path / "results")
+    site_fixture.write(path / "results")
     for result in (path / "results").glob(f"*/{PLACEHOLDER[:8]}-*.json"):
         text = result.read_text().replace(PLACEHOLDER, commit)
         result.with_name(commit[:8] + result.name[8:]).write_text(text)
@@ -111,8 +109,9 @@ def test_report_tables_carry_the_numbers(published):
     assert "failed" in text and "skipped" in text
 
 
-def test_analysis_of_the_fixture():
-    rep = report.build(FIXTURE / "results", "fixture-2cpu")
+def test_analysis_of_the_fixture(tmp_path):
+    site_fixture.write(tmp_path / "results")
+    rep = report.build(tmp_path / "results", "fixture-2cpu")
     assert [e.numpy for e in rep.envs] == ["1.26.4", "2.4.6"]
     assert [e.openblas for e in rep.envs] == ["0.3.23", "0.3.31"]
     figures = rep.figures()

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from . import profiles, results, workloads
+from . import blasfacts, profiles, results, workloads
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,9 @@ FACTS = {  # track (class.method) -> fact name in Env
     "BlasRuntime.track_openblas_version": "openblas",
     "BlasRuntime.track_blas_default_threads": "blas_default_threads",
     "BlasRuntime.track_usable_cores": "usable_cores",
+    "BlasRuntime.track_blas_library": "blas_library",
+    "BlasRuntime.track_blas_threading_layer": "blas_threading_layer",
+    "BlasRuntime.track_blas_architecture": "blas_architecture",
     "MachineLimits.track_dgemm_peak_gflops": "dgemm_peak_gflops",
     "MachineLimits.track_triad_gbytes_per_s": "triad_gbytes_per_s",
 }
@@ -124,10 +127,16 @@ class Env:
     def openblas(self):
         """The tracked OpenBLAS version decoded ("0.3.31"), or None."""
         number = self.facts.get("openblas")
-        if not number:
-            return None
-        number = int(number)
-        return f"{number // 10000}.{number // 100 % 100}.{number % 100}"
+        return blasfacts.version_text(number) if number else None
+
+    def blas_fact(self, fact):
+        """A coded categorical fact decoded ("pthreads"), or None if the
+        results predate its track."""
+        table = {"blas_library": blasfacts.LIBRARIES,
+                 "blas_threading_layer": blasfacts.THREADING_LAYERS,
+                 "blas_architecture": blasfacts.ARCHITECTURES}[fact]
+        code = self.facts.get(fact)
+        return None if code is None else blasfacts.decode(table, code)
 
     @property
     def label(self):
