@@ -126,7 +126,7 @@ def profile_config(root, profile):
     conf["results_dir"] = str(out / "results")
     conf["html_dir"] = str(out / "html")
     if profile == "quick":
-        conf["matrix"]["req"]["numpy"] = QUICK_NUMPY
+        conf.setdefault("matrix", {}).setdefault("req", {})["numpy"] = QUICK_NUMPY
         conf["include"] = [inc for inc in conf.get("include", [])
                            if inc.get("env", {}).get("NPTHREADS_NUMPY") == "pinned"]
     path = out / "asv.conf.json"
