@@ -5,10 +5,13 @@ import json
 import math
 import random
 import statistics
+import subprocess
 
 import pytest
 
 from npthreads import cli, stats
+
+from .conftest import ROOT
 
 MACHINE = "testbox"
 COMMIT_A = "a" * 40
@@ -354,3 +357,105 @@ def test_how_many_samples_can_reach_significance():
     assert stats.can_decide(6, 7) and stats.can_decide(8, 8)
     assert not stats.can_decide(0, 12)
     assert stats.mann_whitney_u([1.0] * 6, [1.0] * 6)[1] == 1.0
+
+
+# -- end to end: real asv, real commits ------------------------------------------
+
+# The serial loops only: asv matches a parameterized benchmark as
+# "name(param, ...)". On this shared 2-core machine a thread-pool row of a
+# 0.2 ms task measures the scheduler as much as the code (seen: 1.5x between
+# two runs of the same commit), and the injected work is diluted there by
+# the pool's overhead.
+E2E_BENCHMARKS = [r"^bench_ufunc\.ExpInParts\.time_exp\(.*'serial loop'\)$",
+                  r"^bench_fill\.FillOneArrayInParts\.time_fill\(.*'serial loop'\)$"]
+# Rounds interleaved across the three commits (asv reverses the order every
+# other round), so load that drifts over the run lands on every side: with
+# the suite's single round, each commit's samples come from one window of
+# time and a no-op commit was flagged.
+E2E_ROUNDS = 6
+# One more np.exp over the first fifth of every part: 20% more of the same work.
+SLOWDOWN = ("    np.exp(source, out=out)\n",
+            "    np.exp(source, out=out)\n"
+            "    fifth = len(source) // 5\n"
+            "    np.exp(source[:fifth], out=out[:fifth])  # deliberate 20% slowdown\n")
+
+
+def _git(clone, *args):
+    subprocess.run(["git", "-C", str(clone), *args], check=True, capture_output=True)
+
+
+@pytest.mark.slow
+def test_end_to_end_slowdown_commit_is_flagged_and_noop_is_not(tmp_path, monkeypatch, capsys):
+    """A clone gets two commits: one that changes nothing (a comment) and one
+    that makes ``np.exp`` in ExpInParts do 20% more work. asv runs the three
+    commits in the pin-following environment only, quick grid, with samples
+    and rounds interleaved across commits; compare must exit 0 for the no-op
+    and 1 for the slowdown, naming ExpInParts and nothing else."""
+    from npthreads import asvrun
+
+    clone = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    conf = asvrun.load_config(clone)
+    env = asvrun.asv_environ(conf, "quick")  # PATH with pyenv's pythons, before HOME moves
+    work = tmp_path / "asv"
+    conf.update(repo=str(clone), branches=[_branch(clone)], pythons=["3.11"], include=[],
+                benchmark_dir=str(clone / "benchmarks"), env_dir=str(work / "env"),
+                results_dir=str(clone / ".asv" / "e2e" / "results"),
+                html_dir=str(work / "html"), build_cache_size=3)
+    conf["matrix"] = {"req": {"setuptools": [""]}, "env": {"NPTHREADS_NUMPY": ["pinned"]},
+                      "env_nobuild": conf["matrix"]["env_nobuild"]}
+    config = work / "asv.conf.json"
+    work.mkdir()
+    config.write_text(json.dumps(conf, indent=2))
+
+    workloads = clone / "src" / "npthreads" / "workloads.py"
+    text = workloads.read_text()
+    assert text.count(SLOWDOWN[0]) == 1
+    workloads.write_text(text.replace('"""A GIL-releasing', '"""(no-op edit) A GIL-releasing'))
+    _git(clone, "commit", "-qam", "no-op: a docstring")
+    workloads.write_text(workloads.read_text().replace(*SLOWDOWN))
+    _git(clone, "commit", "-qam", "slow down exp by 20%")
+    hashes = subprocess.run(["git", "-C", str(clone), "rev-list", "-3", "HEAD"], check=True,
+                            capture_output=True, text=True).stdout.split()
+    (work / "hashes.txt").write_text("\n".join(hashes) + "\n")
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    asvrun.register_machine("e2e-box")
+    env["HOME"] = str(home)
+    args = ["run", f"HASHFILE:{work / 'hashes.txt'}", "--config", str(config),
+            "--machine", "e2e-box", "--record-samples", "--interleave-rounds", "--show-stderr",
+            "-a", f"rounds={E2E_ROUNDS}"]
+    for pattern in E2E_BENCHMARKS:
+        args += ["-b", pattern]
+    code = asvrun.asv(args, env, clone)
+    capsys.readouterr()
+    assert code == 0
+
+    results_dir = clone / ".asv" / "e2e" / "results"
+    monkeypatch.chdir(clone)  # git refs resolve in the clone
+    noop_code, noop = compare_json(capsys, "--results", results_dir,
+                                   "--commits", "HEAD~2", "HEAD~1")
+    slow_code, slow = compare_json(capsys, "--results", results_dir,
+                                   "--commits", "HEAD~1", "HEAD")
+    with capsys.disabled():  # the figures, for whoever runs this with -s
+        for label, data in (("no-op", noop), ("slowdown", slow)):
+            for r in data["rows"]:
+                if r["verdict"] != "skipped":
+                    print(f"{label}: {r['scenario']} {r['params']['executor']}: "
+                          f"{r['ratio']:.3f}x p={r['p']:.1e} n={r['samples_from']}/"
+                          f"{r['samples_to']} {r['verdict']}")
+
+    assert noop["from"]["numpy"] == "pinned" and noop["to"]["commit"] == hashes[1]
+    assert noop["counts"]["too few samples"] == 0
+    assert noop_code == 0
+    slower = [(r["benchmark"], r["params"]["executor"]) for r in slow["rows"]
+              if r["verdict"] == "slower"]
+    assert slow_code == 1
+    assert slower == [("bench_ufunc.ExpInParts.time_exp", "serial loop")]
+
+
+def _branch(clone):
+    return subprocess.run(["git", "-C", str(clone), "branch", "--show-current"], check=True,
+                          capture_output=True, text=True).stdout.strip()
