@@ -123,7 +123,7 @@ def test_tiny_run_gives_seven_rows_as_json():
     out = run_cli("seed", "--scale", "0.001", "--repeat", "2", "--json", env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert "OPENBLAS_NUM_THREADS" in report["cleared_env"]
+    assert "OPENBLAS_NUM_THREADS" in report["cleared_env"] and report["primed"] is True
     rows = {r["id"]: r for r in report["experiments"]}
     assert list(rows) == ["S1", "S2", "S3", "S4", "S5", "S6", "S7"]
     verdicts = {"holds", "does not hold", "inconclusive"}
@@ -147,12 +147,18 @@ def test_seed_agrees_with_the_tutorials_own_programs():
     """The done-when check at small scale: the instrumented program's figure is
     within 15% of the tutorial's unmodified program at the same sizes.
 
-    Compared on the fastest of 5 interleaved runs: at this scale a program
-    takes tens of milliseconds, and on a shared 2-core machine one preemption
-    moves a median by more than 15%; interference only adds time, so the
-    minimums are what the two programs themselves decide."""
-    out = run_cli("seed", "--scale", "0.01", "--repeat", "5", "--only", "S1,S4,S6",
-                  "--against-tutorial", "--json", timeout=600)
-    assert out.returncode == 0, out.stderr
-    for row in json.loads(out.stdout)["experiments"]:
-        assert 0.85 <= row["seed_vs_tutorial_program_min"] <= 1.15, row
+    Compared on the median of the 8 rounds' back-to-back ratios: at this
+    scale a program takes tens of milliseconds, and on a shared 2-core
+    machine the load other processes put on moves a median of separate runs
+    by more than 15%; the two programs of a round share that load. A burst
+    of load can still swing one measurement, so a miss is measured once
+    more: a real difference between the programs would miss both times."""
+    for attempt in range(2):
+        out = run_cli("seed", "--scale", "0.01", "--repeat", "8", "--only", "S1,S4,S6",
+                      "--against-tutorial", "--json", timeout=600)
+        assert out.returncode == 0, out.stderr
+        rows = json.loads(out.stdout)["experiments"]
+        ratios = {r["id"]: r["seed_vs_tutorial_program_paired"] for r in rows}
+        if all(0.85 <= ratio <= 1.15 for ratio in ratios.values()):
+            break
+    assert all(0.85 <= ratio <= 1.15 for ratio in ratios.values()), ratios

@@ -21,6 +21,11 @@ shrink instead (n scales with the square root), which is only for smoke
 tests. ``--scale auto`` runs each pair at the tutorial's size where memory
 allows and scales it down to fit otherwise, saying so.
 
+Memory is primed (see ``prime``): just before each program the runner
+touches and frees as much memory as the program will allocate, because on a
+VM with a memory balloon the cost of allocating otherwise depends on what
+the previous program freed, by up to 15x here.
+
 Verdict rule (see ``verdict``): a claim is judged from the ratio of medians
 r = median(X) / median(baseline) and its run-to-run interval
 [q25(X)/q75(B), q75(X)/q25(B)]; the margin M = 5% is the tutorial's own (it
@@ -214,8 +219,8 @@ TUTORIAL_SIZES = {"matmul": (2000, 100), "dot": (1_000_000_000, None), "fill": (
 GROUP_TITLES = {"matmul": "S1-S3", "dot": "S4-S5", "fill": "S6-S7"}
 MIN_TASKS = 4
 MARGIN = 0.05          # the tutorial's own "margin of error" (S4 vs S5: 5.0%)
-DEFAULT_SCALE = "0.08"  # ~2-3 minutes on 2 cores with 5 repeats; under 2.5 GB
-DEFAULT_REPEAT = 5
+DEFAULT_SCALE = "0.08"  # ~2 minutes on 2 cores with 6 repeats; under 1.5 GiB
+DEFAULT_REPEAT = 6      # even: each order (see ``measure``) runs equally often
 # Variables that would change the BLAS thread count under the program's feet.
 BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS",
                  "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
@@ -310,6 +315,20 @@ def clean_environ():
     return env, cleared
 
 
+def prime(nbytes):
+    """Touch, then free, the memory a program is about to allocate.
+
+    Why: on a VM whose memory balloon hands freed pages back to the host,
+    allocating costs what the previous second left behind: 1.2 GB of
+    ``ones`` took 0.15-0.6 s right after another process freed as much, and
+    2.3-3.3 s after a 3 s pause (measured here). Priming gives every program
+    memory that is resident, as on a machine without a balloon, so the order
+    of the experiments does not decide the allocation figures."""
+    import numpy as np
+    block = np.ones(max(1, nbytes // 8))
+    del block
+
+
 class ProgramFailed(RuntimeError):
     pass
 
@@ -350,13 +369,13 @@ def parse_tutorial_output(stdout):
 
 def summary(values):
     """Median, quartiles (linear interpolation, as numpy's percentile), range."""
-    values = sorted(values)
+    runs, values = list(values), sorted(values)
     if len(values) >= 2:
         q25, _, q75 = statistics.quantiles(values, n=4, method="inclusive")
     else:
         q25 = q75 = values[0]
     return {"median": statistics.median(values), "q25": q25, "q75": q75,
-            "min": values[0], "max": values[-1], "runs": values}
+            "min": values[0], "max": values[-1], "runs": runs}  # runs in the order run
 
 
 def verdict(claim, x, base, margin=MARGIN):
@@ -472,9 +491,16 @@ def _duration(seconds):
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-def measure(ids, groups, repeat, against_tutorial=False, env=None):
+def measure(ids, groups, repeat, against_tutorial=False, env=None, primed=True):
     """Run every experiment ``repeat`` times, interleaved round by round so
-    slow drift on a shared machine spreads over all of them."""
+    slow drift on a shared machine spreads over all of them.
+
+    Every other round runs in reverse order: the cost of allocating depends
+    on what the previous program freed (on a VM with a memory balloon, pages
+    freed and handed back to the host fault in far more slowly), so a fixed
+    order would always give S5 and S7 the memory S4 and S6 just released.
+    With an even number of rounds each experiment follows each neighbour
+    equally often."""
     env = env if env is not None else clean_environ()[0]
     programs = {}
     for i in ids:
@@ -485,9 +511,9 @@ def measure(ids, groups, repeat, against_tutorial=False, env=None):
     kinds = ["seed", "tutorial"] if against_tutorial else ["seed"]
     jobs, prior = [], {}
     for r in range(repeat):
-        # Alternate which program goes first, so neither always runs warm.
-        order = kinds if r % 2 == 0 else kinds[::-1]
-        jobs += [(i, kind) for i in ids for kind in order]
+        forward = r % 2 == 0
+        jobs += [(i, kind) for i in (ids if forward else ids[::-1])
+                 for kind in (kinds if forward else kinds[::-1])]
     for i in ids:
         exp = EXPERIMENTS[i]
         figure = exp.tutorial_seconds or EXPERIMENTS[exp.baseline].tutorial_seconds
@@ -501,8 +527,12 @@ def measure(ids, groups, repeat, against_tutorial=False, env=None):
         if row["error"]:
             progress.skip()
             continue
+        started = time.perf_counter()
         try:
-            stdout, wall = run_program(programs[(i, kind)], env)
+            if primed:
+                prime(groups[EXPERIMENTS[i].group]["nbytes"])
+            stdout, _ = run_program(programs[(i, kind)], env)
+            wall = time.perf_counter() - started  # what the time-left estimate needs
             if kind == "seed":
                 found = parse_seed_output(stdout)
                 row["whole"].append(found["whole"])
@@ -541,6 +571,10 @@ def build_report(ids, groups, raw, repeat, scale, cleared):
                                                    / row["tutorial_program"]["median"])
                 row["seed_vs_tutorial_program_min"] = (row["whole"]["min"]
                                                        / row["tutorial_program"]["min"])
+                # Each round runs the two programs back to back: the ratio
+                # within a round cancels the load other processes put on.
+                row["seed_vs_tutorial_program_paired"] = statistics.median(
+                    a / b for a, b in zip(data["whole"], data["tutorial"]))
         base = EXPERIMENTS.get(exp.baseline)
         if base:
             tutorial_base = EXPERIMENTS[exp.baseline].tutorial_seconds
@@ -600,7 +634,9 @@ def format_table(report):
                       ratio, verdict_text, _fig(row["part"]), part_ratio, part_verdict])
     widths = [max(len(r[c]) for r in table) for c in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
-    facts = next((r["facts"] for r in report["experiments"] if r["facts"]), None)
+    # S4 sets OMP_NUM_THREADS=1: the BLAS default comes from another program.
+    facts = next((r["facts"] for r in sorted(report["experiments"], key=lambda r: r["id"] == "S4")
+                  if r["facts"]), None)
     m = report["machine"]
     intro = [f"The tutorial's S1-S7 on this machine: {m['usable_cores']} usable cores "
              f"(ThreadPool() starts os.cpu_count() = {m['logical_cpus']} workers), "
@@ -609,6 +645,9 @@ def format_table(report):
         intro.append(f"numpy {facts['numpy']}, {facts['blas']} {facts['blas_version']} "
                      f"(default {facts['blas_threads']} BLAS threads).")
     intro += [f"note: {n}" for n in report["notes"]]
+    if report.get("primed"):
+        intro.append("note: each program's memory was touched and freed just before it "
+                     "started, so allocation finds it resident (--no-prime to skip)")
     if report["cleared_env"]:
         intro.append(f"note: unset {', '.join(report['cleared_env'])} for the programs, "
                      "as the tutorial ran them")
@@ -618,10 +657,11 @@ def format_table(report):
              "margin. 'part alone' is the parallel call without array creation."]
     compared = [r for r in report["experiments"] if "seed_vs_tutorial_program" in r]
     if compared:
-        outro.append("seed's figure / the tutorial's own program at the same sizes, "
-                     "medians (minimums): " + ", ".join(
+        outro.append("seed's figure / the tutorial's own program at the same sizes, as "
+                     "ratio of medians (median of back-to-back pairs; of minimums): " + ", ".join(
                          f"{r['id']} {r['seed_vs_tutorial_program']:.3f} "
-                         f"({r['seed_vs_tutorial_program_min']:.3f})" for r in compared))
+                         f"({r['seed_vs_tutorial_program_paired']:.3f}; "
+                         f"{r['seed_vs_tutorial_program_min']:.3f})" for r in compared))
     return "\n".join(intro + [""] + lines + [""] + outro)
 
 
@@ -637,6 +677,9 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--against-tutorial", action="store_true",
                         help="also run the tutorial's unmodified programs and compare")
+    parser.add_argument("--no-prime", action="store_true",
+                        help="do not touch each program's memory just before it starts "
+                             "(allocation figures then depend on the previous program)")
     parser.add_argument("--show", action="store_true",
                         help="print the programs that would run, and exit")
 
@@ -658,8 +701,10 @@ def run(args):
     for note in [g["note"] for g in groups.values() if g["note"]]:
         print(f"[seed] {note}", file=sys.stderr)
     started = time.perf_counter()
-    raw = measure(ids, groups, args.repeat, args.against_tutorial, env)
+    raw = measure(ids, groups, args.repeat, args.against_tutorial, env,
+                  primed=not args.no_prime)
     report = build_report(ids, groups, raw, args.repeat, scale, cleared)
+    report["primed"] = not args.no_prime
     report["wall_seconds"] = time.perf_counter() - started
     if args.json:
         print(json.dumps(report, indent=2))
