@@ -72,6 +72,8 @@ def test_verdict_rule():
     assert seed.verdict("slower", _summary(1.0, 1.01, 1.02, 1.0, 0.99), base)[0] == "does not hold"
     assert seed.verdict("same", _summary(1.0, 1.01, 1.02, 1.0, 0.99), base)[0] == "holds"
     assert seed.verdict("same", _summary(0.5, 0.51, 0.49, 0.5, 0.5), base)[0] == "does not hold"
+    # A slowdown the noise cannot tell from 5% is no verdict either way.
+    assert seed.verdict("slower", _summary(1.0, 1.1, 1.05, 1.08, 1.02), base)[0] == "inconclusive"
     noisy = _summary(0.8, 1.3, 1.0, 0.9, 1.2)
     assert seed.verdict("same", noisy, base)[0] == "inconclusive"
     assert seed.verdict("slower", _summary(2.0), _summary(1.0))[0] == "inconclusive (1 run)"
