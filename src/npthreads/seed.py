@@ -27,8 +27,8 @@ VM with a memory balloon the cost of allocating otherwise depends on what
 the previous program freed, by up to 15x here.
 
 Verdict rule (see ``verdict``): a claim is judged from the ratio of medians
-r = median(X) / median(baseline) and its run-to-run interval
-[q25(X)/q75(B), q75(X)/q25(B)], against the region the claim allows ("same":
+r = median(X) / median(baseline) and the interval its medians' box-plot
+notches allow (median +- 1.57 IQR/sqrt(n) each), against the region the claim allows ("same":
 within M = 5%, the tutorial's own margin: it calls a 5.0% difference, S5 vs
 S4, "within the margin of error"; "slower": above 1 + M).
 """
@@ -221,8 +221,8 @@ TUTORIAL_SIZES = {"matmul": (2000, 100), "dot": (1_000_000_000, None), "fill": (
 GROUP_TITLES = {"matmul": "S1-S3", "dot": "S4-S5", "fill": "S6-S7"}
 MIN_TASKS = 4
 MARGIN = 0.05          # the tutorial's own "margin of error" (S4 vs S5: 5.0%)
-DEFAULT_SCALE = "0.08"  # ~2 minutes on 2 cores with 6 repeats; under 1.5 GiB
-DEFAULT_REPEAT = 6      # even: each order (see ``measure``) runs equally often
+DEFAULT_SCALE = "0.08"  # 1.5-3 minutes on 2 cores with 10 repeats; under 1.5 GiB
+DEFAULT_REPEAT = 10     # even: each order (see ``measure``) runs equally often
 # Variables that would change the BLAS thread count under the program's feet.
 BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS",
                  "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
@@ -380,20 +380,29 @@ def summary(values):
             "min": values[0], "max": values[-1], "runs": runs}  # runs in the order run
 
 
+def median_interval(s):
+    """The box-plot notch: median +- 1.57 IQR / sqrt(n), a ~95% interval for
+    the median (McGill, Tukey and Larsen 1978). It narrows as runs are added,
+    where the IQR alone (the spread of single runs) would not."""
+    half = 1.57 * (s["q75"] - s["q25"]) / math.sqrt(len(s["runs"]))
+    return s["median"] - half, s["median"] + half
+
+
 def verdict(claim, x, base, margin=MARGIN):
     """(verdict, ratio, [lo, hi]) for ``claim`` about summary ``x`` against
     summary ``base``.
 
-    The ratio r = median(x)/median(base) has the run-to-run interval
-    lo = q25(x)/q75(base), hi = q75(x)/q25(base). Each claim is a region of
-    ratios: "same" is [1 - M, 1 + M] (the tutorial's own margin), "slower"
-    is above 1 + M. The claim holds when the whole interval lies inside its
-    region, does not hold when the whole interval lies outside it, and is
-    inconclusive when the interval straddles the edge (the noise is too
-    large to tell) or a side has fewer than 2 runs (no noise estimate).
+    The ratio r = median(x)/median(base) gets the interval that the two
+    medians' notches allow: lo = x_low/base_high, hi = x_high/base_low. Each
+    claim is a region of ratios: "same" is [1 - M, 1 + M] (the tutorial's own
+    margin), "slower" is above 1 + M. The claim holds when the whole interval
+    lies inside its region, does not hold when it lies wholly outside, and is
+    inconclusive when it straddles the edge (the noise is too large to tell)
+    or a side has fewer than 2 runs (no noise estimate).
     """
     ratio = x["median"] / base["median"]
-    lo, hi = x["q25"] / base["q75"], x["q75"] / base["q25"]
+    (x_lo, x_hi), (b_lo, b_hi) = median_interval(x), median_interval(base)
+    lo, hi = x_lo / b_hi, (x_hi / b_lo if b_lo > 0 else math.inf)
     if len(x["runs"]) < 2 or len(base["runs"]) < 2:
         return "inconclusive (1 run)", ratio, [lo, hi]
     if claim == "slower":
@@ -652,8 +661,9 @@ def format_table(report):
     outro = [f"Figures: median [interquartile range]. Ratios are to the baseline (S2/S1, "
              f"S3/S1, S5/S4, S7/S6), the tutorial's in brackets. Claims: S2 slower by more "
              f"than the tutorial's own {MARGIN:.0%} margin, S3/S5/S7 the same within it; a "
-             "claim holds (does not hold) when the ratio's whole run-to-run interval, "
-             "q25/q75 to q75/q25, lies inside (outside) that range, else inconclusive. "
+             "claim holds (does not hold) when the ratio's whole interval, from the medians' "
+             "notches (median +- 1.57 IQR/sqrt(runs)), lies inside (outside) that range, "
+             "else inconclusive. "
              "'part alone' is the parallel call without array creation."]
     compared = [r for r in report["experiments"] if "seed_vs_tutorial_program" in r]
     if compared:
