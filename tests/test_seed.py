@@ -62,23 +62,26 @@ def test_sizes_keep_task_shapes_and_round_counts_to_quarters():
     assert "chunksize=2)" in s3
 
 
-def _summary(*runs):
-    return seed.summary(list(runs))
-
-
 def test_verdict_rule():
-    base = _summary(1.0, 1.01, 0.99, 1.0, 1.0)
-    assert seed.verdict("slower", _summary(1.6, 1.62, 1.58, 1.6, 1.61), base)[0] == "holds"
-    assert seed.verdict("slower", _summary(1.0, 1.01, 1.02, 1.0, 0.99), base)[0] == "does not hold"
-    assert seed.verdict("same", _summary(1.0, 1.01, 1.02, 1.0, 0.99), base)[0] == "holds"
-    assert seed.verdict("same", _summary(0.5, 0.51, 0.49, 0.5, 0.5), base)[0] == "does not hold"
+    base = [1.0, 1.01, 0.99, 1.0, 1.0]
+    assert seed.verdict("slower", [1.6, 1.62, 1.58, 1.6, 1.61], base)[0] == "holds"
+    assert seed.verdict("slower", [1.0, 1.01, 1.02, 1.0, 0.99], base)[0] == "does not hold"
+    assert seed.verdict("same", [1.0, 1.01, 1.02, 1.0, 0.99], base)[0] == "holds"
+    assert seed.verdict("same", [0.5, 0.51, 0.49, 0.5, 0.5], base)[0] == "does not hold"
     # A slowdown the noise cannot tell from 5% is no verdict either way.
-    assert seed.verdict("slower", _summary(1.0, 1.1, 1.05, 1.08, 1.02), base)[0] == "inconclusive"
-    noisy = _summary(0.8, 1.3, 1.0, 0.9, 1.2)
-    assert seed.verdict("same", noisy, base)[0] == "inconclusive"
-    assert seed.verdict("slower", _summary(2.0), _summary(1.0))[0] == "inconclusive (1 run)"
-    verdict, ratio, (lo, hi) = seed.verdict("same", _summary(1.0, 1.02), _summary(1.0, 1.02))
-    assert lo < ratio < hi
+    assert seed.verdict("slower", [1.0, 1.1, 1.05, 1.08, 1.02], base)[0] == "inconclusive"
+    assert seed.verdict("same", [0.8, 1.3, 1.0, 0.9, 1.2], base)[0] == "inconclusive"
+    assert seed.verdict("slower", [2.0], [1.0])[0] == "inconclusive (1 run)"
+    verdict, ratio, (lo, hi) = seed.verdict("same", [1.0, 1.02, 0.97], [1.0, 1.0, 1.0])
+    assert lo < ratio < hi and ratio == 1.0
+
+
+def test_verdict_pairs_rounds_so_shared_drift_cancels():
+    # Load drifts by 30% over the rounds but moves both programs alike: the
+    # pairs say "the same", though each side alone spreads widely.
+    drift = [1.0, 1.3, 1.0, 1.3, 1.15, 1.0]
+    assert seed.verdict("same", [d * 1.01 for d in drift], drift)[0] == "holds"
+    assert seed.verdict("slower", [d * 1.6 for d in drift], drift)[0] == "holds"
 
 
 def test_parse_arguments():

@@ -26,9 +26,9 @@ touches and frees as much memory as the program will allocate, because on a
 VM with a memory balloon the cost of allocating otherwise depends on what
 the previous program freed, by up to 15x here.
 
-Verdict rule (see ``verdict``): a claim is judged from the ratio of medians
-r = median(X) / median(baseline) and the interval its medians' box-plot
-notches allow (median +- 1.57 IQR/sqrt(n) each), against the region the claim allows ("same":
+Verdict rule (see ``verdict``): a claim is judged from the median of the
+per-round ratios X/baseline and its box-plot notch (median +- 1.57
+IQR/sqrt(n)), against the region the claim allows ("same":
 within M = 5%, the tutorial's own margin: it calls a 5.0% difference, S5 vs
 S4, "within the margin of error"; "slower": above 1 + M).
 """
@@ -388,30 +388,31 @@ def median_interval(s):
     return s["median"] - half, s["median"] + half
 
 
-def verdict(claim, x, base, margin=MARGIN):
-    """(verdict, ratio, [lo, hi]) for ``claim`` about summary ``x`` against
-    summary ``base``.
+def verdict(claim, runs, base_runs, margin=MARGIN):
+    """(verdict, ratio, [lo, hi]) for ``claim`` about ``runs`` against
+    ``base_runs``, both in the order they ran.
 
-    The ratio r = median(x)/median(base) gets the interval that the two
-    medians' notches allow: lo = x_low/base_high, hi = x_high/base_low. Each
-    claim is a region of ratios: "same" is [1 - M, 1 + M] (the tutorial's own
-    margin), "slower" is above 1 + M. The claim holds when the whole interval
-    lies inside its region, does not hold when it lies wholly outside, and is
-    inconclusive when it straddles the edge (the noise is too large to tell)
-    or a side has fewer than 2 runs (no noise estimate).
+    Paired, because each round runs an experiment and its baseline close
+    together: the ratio within a round cancels the load other processes
+    put on the machine, which drifts over seconds. The ratio is the median
+    of the per-round ratios, its interval their notch (``median_interval``).
+    Each claim is a region of ratios: "same" is [1 - M, 1 + M] (the
+    tutorial's own margin), "slower" is above 1 + M. The claim holds when
+    the whole interval lies inside its region, does not hold when it lies
+    wholly outside, and is inconclusive when it straddles the edge (the
+    noise is too large to tell) or there are fewer than 2 rounds.
     """
-    ratio = x["median"] / base["median"]
-    (x_lo, x_hi), (b_lo, b_hi) = median_interval(x), median_interval(base)
-    lo, hi = x_lo / b_hi, (x_hi / b_lo if b_lo > 0 else math.inf)
-    if len(x["runs"]) < 2 or len(base["runs"]) < 2:
-        return "inconclusive (1 run)", ratio, [lo, hi]
+    ratios = summary([x / b for x, b in zip(runs, base_runs)])
+    lo, hi = median_interval(ratios)
+    if len(ratios["runs"]) < 2:
+        return "inconclusive (1 run)", ratios["median"], [lo, hi]
     if claim == "slower":
         inside, outside = lo > 1 + margin, hi <= 1 + margin
     else:
         inside = 1 - margin <= lo and hi <= 1 + margin
         outside = hi < 1 - margin or lo > 1 + margin
     verdict_text = "holds" if inside else "does not hold" if outside else "inconclusive"
-    return verdict_text, ratio, [lo, hi]
+    return verdict_text, ratios["median"], [lo, hi]
 
 
 # -- planning: scale, memory -------------------------------------------------
@@ -590,7 +591,7 @@ def build_report(ids, groups, raw, repeat, scale, cleared):
             b = raw[base.id] if base.id in raw else None
             for key in ("whole", "part"):
                 if row[key] and b and b[key]:
-                    v, r, interval = verdict(exp.claim, row[key], summary(b[key]))
+                    v, r, interval = verdict(exp.claim, data[key], b[key])
                     row[f"{key}_ratio"], row[f"{key}_interval"] = r, interval
                     row[f"{key}_verdict"] = v
                 else:
@@ -658,12 +659,12 @@ def format_table(report):
     if report["cleared_env"]:
         intro.append(f"note: unset {', '.join(report['cleared_env'])} for the programs, "
                      "as the tutorial ran them")
-    outro = [f"Figures: median [interquartile range]. Ratios are to the baseline (S2/S1, "
-             f"S3/S1, S5/S4, S7/S6), the tutorial's in brackets. Claims: S2 slower by more "
-             f"than the tutorial's own {MARGIN:.0%} margin, S3/S5/S7 the same within it; a "
-             "claim holds (does not hold) when the ratio's whole interval, from the medians' "
-             "notches (median +- 1.57 IQR/sqrt(runs)), lies inside (outside) that range, "
-             "else inconclusive. "
+    outro = [f"Figures: median [interquartile range]. Ratios: median of the per-round "
+             f"ratios to the baseline (S2/S1, S3/S1, S5/S4, S7/S6), the tutorial's in "
+             f"brackets. Claims: S2 slower by more than the tutorial's own {MARGIN:.0%} "
+             "margin, S3/S5/S7 the same within it; a claim holds (does not hold) when the "
+             "ratio's notch (median +- 1.57 IQR/sqrt(rounds)) lies wholly inside (outside) "
+             "that range, else inconclusive. "
              "'part alone' is the parallel call without array creation."]
     compared = [r for r in report["experiments"] if "seed_vs_tutorial_program" in r]
     if compared:
