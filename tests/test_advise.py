@@ -82,7 +82,10 @@ def test_tiny_grid_recommends_one_of_its_cells(workload, size):
     assert serial["executor"] == "serial loop" and serial["blas"] == "default"
     assert all(len(c["runs"]) == 2 for c in cells if not c["reason"])
     chosen = [c for c in grid if (c["python"], c["blas"]) == (advice["python"], advice["blas"])]
-    assert len(chosen) == 1 and advise.label(chosen[0]) == advice["best"]
+    assert len(chosen) == 1
+    # A workload that never calls the BLAS is advised on Python threads alone.
+    assert advice["uses_blas"] == (workload in ("matmul", "dot"))
+    assert advise.label(dict(chosen[0], blas_irrelevant=not advice["uses_blas"])) == advice["best"]
     assert (chosen[0]["python_threads"], chosen[0]["blas_threads"]) == (
         advice["python_threads"], advice["blas_threads"])
     assert advice["speedup_over_naive"] > 0 and advice["speedup_over_serial"] > 0
@@ -158,3 +161,24 @@ def test_from_results_refusals_are_one_line(tmp_path):
     assert out.returncode == 2 and "not a readable asv result file" in out.stderr
     out = run_cli("advise", "--from-results", str(tmp_path / "missing"))
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_recommend_leaves_the_blas_at_its_default_when_that_is_no_slower():
+    cells = [_cell("grid", 1, 2, 1.00, blas_label="cores"),
+             _cell("grid", 1, 2, 1.01, blas_label="default"),
+             _cell("grid", 2, 2, 1.30, blas_label="default")]
+    advice = advise.recommend(cells, cores=2)
+    assert (advice["python"], advice["blas"]) == ("1", "default")
+
+
+def test_a_workload_without_blas_pools_the_blas_columns():
+    cells = []
+    for python, count, times in [("1", 1, [2.0, 2.1, 1.9]), ("cores", 2, [1.0, 1.4, 1.02])]:
+        for blas, t in zip(("1", "cores", "default"), times):
+            cell = _cell("grid", count, 1 if blas == "1" else 2, t,
+                         python_label=python, blas_label=blas)
+            cell["runs"] = [t, t * 1.01]
+            cells.append(cell)
+    advice = advise.recommend(cells, cores=2, uses_blas=False)
+    assert advice["best"] == "ThreadPool(2), any BLAS setting"
+    assert advice["risk"] == "low" and advice["oversubscribed"] == []

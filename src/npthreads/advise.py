@@ -9,9 +9,10 @@ the naive ``ThreadPool()`` with the BLAS untouched. ``--from-results`` reads
 the latest asv results instead (through ``npthreads.results``).
 
 Choice rule (``recommend``): among grid cells within max(5%, the fastest
-cell's interquartile spread) of the fastest, take the one with the fewest
-threads in total (Python x BLAS): it leaves cores to the rest of the program
-and is the least exposed to oversubscription. "Python threads x BLAS
+cell's notch, 1.57 IQR/sqrt(runs)) of the fastest, i.e. not measurably
+slower, take the one with the fewest threads in total (Python x BLAS), then
+one that leaves the BLAS at its default: it leaves cores to the rest of the
+program and is the least exposed to oversubscription. "Python threads x BLAS
 threads" is the nominal count: OpenBLAS may serialise concurrent calls.
 Oversubscription risk compares every cell running more threads than usable
 cores with the best cell that does not: low when none is slower beyond the
@@ -36,11 +37,14 @@ WORKLOADS = {
     "fill-parts": ("elements", 20_000_000, None, "one array .fill(0), one slice per thread"),
     "exp": ("elements", 10_000_000, None, "np.exp of one array into another, one slice per thread"),
 }
+# Workloads whose tasks call the BLAS; in the others its threads sit idle,
+# so only Python threads count towards oversubscription.
+USES_BLAS = {"matmul", "dot"}
 PYTHON_THREADS = ("1", "cores", "2xcores")
 BLAS_THREADS = ("1", "cores", "default")
 TIE = 0.05
 HIGH_PENALTY = 1.5
-DEFAULT_REPS = 5
+DEFAULT_REPS = 7
 
 
 # -- input -------------------------------------------------------------------
@@ -168,24 +172,50 @@ def _summarise(cell):
 
 # -- the recommendation ------------------------------------------------------
 
-def recommend(cells, cores):
+def _pool_blas_columns(cells):
+    """For a workload that never calls the BLAS its setting cannot matter:
+    the cells of one Python thread count are one configuration measured
+    several times, so their runs are pooled (where the runs are known)."""
+    groups, rest = {}, []
+    for c in cells:
+        if c["kind"] == "grid" and c.get("runs"):
+            groups.setdefault(c["python"], []).append(c)
+        else:
+            rest.append(c)
+    pooled = []
+    for group in groups.values():
+        base = next((c for c in group if c["blas"] == "default"), group[0])
+        merged = dict(base, runs=[r for c in group for r in c["runs"]], blas_irrelevant=True)
+        _summarise(merged)
+        pooled.append(merged)
+    return pooled + rest
+
+
+def recommend(cells, cores, uses_blas=True):
     """The recommendation from measured cells (see the module docstring)."""
+    def threads(c):
+        return c["python_threads"] * (c["blas_threads"] if uses_blas else 1)
+
+    if not uses_blas:
+        cells = _pool_blas_columns(cells)
+
     # A measured serial loop is a candidate too: one Python thread, BLAS default.
     grid = [c for c in cells if c["kind"] in ("grid", "serial") and c.get("median")]
     if not grid:
         raise UsageError("no grid cell was measured; nothing to recommend")
     fastest = min(grid, key=lambda c: c["median"])
-    tie = max(TIE, (fastest["q75"] - fastest["q25"]) / fastest["median"])
+    tie = max(TIE, _notch(fastest))
     close = [c for c in grid if c["median"] <= fastest["median"] * (1 + tie)]
-    best = min(close, key=lambda c: (c["python_threads"] * c["blas_threads"], c["median"]))
+    # Fewest threads; then the BLAS left at its default (nothing to set).
+    best = min(close, key=lambda c: (threads(c), c["blas"] != "default", c["median"]))
     refs = {("serial" if c.get("serial_reference") else c["kind"]): c for c in cells
             if (c["kind"] in ("serial", "naive") or c.get("serial_reference")) and c.get("median")}
-    within = [c for c in grid if c["python_threads"] * c["blas_threads"] <= cores]
+    within = [c for c in grid if threads(c) <= cores]
     best_within = min(within, key=lambda c: c["median"]) if within else fastest
     over = []
     for c in cells:
-        if c.get("median") and c["python_threads"] * c["blas_threads"] > cores:
-            over.append({"config": label(c), "threads": c["python_threads"] * c["blas_threads"],
+        if c.get("median") and threads(c) > cores:
+            over.append({"config": label(c), "threads": threads(c),
                          "penalty": c["median"] / best_within["median"]})
     worst = max((o["penalty"] for o in over), default=None)
     if worst is None or worst <= 1 + tie:
@@ -200,9 +230,16 @@ def recommend(cells, cores):
                                    if "naive" in refs else None),
             "speedup_over_serial": (refs["serial"]["median"] / best["median"]
                                     if "serial" in refs else None),
-            "naive_threads": (refs["naive"]["python_threads"] * refs["naive"]["blas_threads"]
-                              if "naive" in refs else None),
-            "cores": cores, "oversubscribed": over, "worst_penalty": worst, "risk": risk}
+            "naive_threads": threads(refs["naive"]) if "naive" in refs else None,
+            "cores": cores, "uses_blas": uses_blas, "oversubscribed": over,
+            "worst_penalty": worst, "risk": risk}
+
+
+def _notch(cell):
+    """Half the width of the cell's box-plot notch (1.57 IQR / sqrt(runs)),
+    relative to its median: differences within it are not measurable."""
+    runs = max(1, len(cell.get("runs") or []))
+    return 1.57 * (cell["q75"] - cell["q25"]) / cell["median"] / math.sqrt(runs)
 
 
 def label(cell):
@@ -210,6 +247,8 @@ def label(cell):
     count = cell["blas_threads"]
     blas = (f"BLAS default ({count})" if cell["blas"] == "default"
             else f"BLAS {count} thread{'s' if count != 1 else ''}")
+    if cell.get("blas_irrelevant"):
+        blas = "any BLAS setting"
     if cell["kind"] == "naive":
         return f"ThreadPool() ({cell['python_threads']} workers), {blas}"
     if cell["kind"] == "serial" or cell.get("executor") == "serial loop":
@@ -348,16 +387,22 @@ def format_advice(title, cells, advice):
     how = ("" if a["blas"] == "default" else
            f" (threadpoolctl.threadpool_limits({a['blas_threads']}, user_api='blas'))")
     lines += ["", f"recommendation: {a['best']}{how} -> {_secs(a['seconds'])}"
-                  + (f"; the fastest, {a['fastest']}, is within {a['tie_margin']:.0%} "
-                     "with more threads" if a["fastest"] != a["best"] else "")]
+                  + (f"; the fastest, {a['fastest']}, is within {a['tie_margin']:.0%}: not "
+                     "measurably faster" if a["fastest"] != a["best"] else "")]
+    def gain(speedup, what):
+        noise = " (within the noise)" if abs(speedup - 1) <= a["tie_margin"] else ""
+        return f"{speedup:.2f}x over {what}{noise}"
+
     gains = []
     if a["speedup_over_naive"]:
-        gains.append(f"{a['speedup_over_naive']:.2f}x over the naive ThreadPool() with "
-                     "default BLAS")
+        gains.append(gain(a["speedup_over_naive"], "the naive ThreadPool() with default BLAS"))
     if a["speedup_over_serial"]:
-        gains.append(f"{a['speedup_over_serial']:.2f}x over the serial loop")
+        gains.append(gain(a["speedup_over_serial"], "the serial loop"))
     if gains:
         lines.append("  expected speed-up: " + ", ".join(gains))
+    if not a["uses_blas"]:
+        lines.append("  (this workload never calls the BLAS: its threads sit idle, so only "
+                     "Python threads count below)")
     over = a["oversubscribed"]
     if over:
         worst = max(over, key=lambda o: o["penalty"])
@@ -419,6 +464,7 @@ def _results_dir(text):
 
 def run(args):
     size, default_size, tasks = _check_args(args)
+    uses_blas = args.workload in USES_BLAS
     started = time.perf_counter()
     blocks = []
     if args.from_results is not None:
@@ -427,7 +473,7 @@ def run(args):
             title = (f"advice from {results_dir}: {args.workload} {size_label}; machine "
                      f"{facts['machine']}, {facts['cores']} cores; environment "
                      f"{facts['env_name']} (numpy {facts['numpy']})")
-            blocks.append((title, cells, recommend(cells, facts["cores"]), facts))
+            blocks.append((title, cells, recommend(cells, facts["cores"], uses_blas), facts))
     else:
         size = size if size is not None else default_size
         what = describe(args.workload, size, tasks)
@@ -446,7 +492,7 @@ def run(args):
         title = (f"advice for {what}; {facts['cores']} usable cores; numpy {facts['numpy']}, "
                  f"{facts['blas']} {facts['blas_version']} (default "
                  f"{facts['default_blas_threads']} BLAS threads); median of {args.reps} runs")
-        blocks.append((title, cells, recommend(cells, facts["cores"]), facts))
+        blocks.append((title, cells, recommend(cells, facts["cores"], uses_blas), facts))
     wall = time.perf_counter() - started
     if args.json:
         print(json.dumps({"workload": args.workload, "wall_seconds": wall, "advice": [
