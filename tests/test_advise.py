@@ -58,6 +58,7 @@ def test_recommend_low_risk_when_oversubscription_costs_nothing():
     (["--reps", "0"], "--reps 0 must be at least 1"),
     (["--workload", "dot", "--tasks", "4"], "--tasks applies to matmul and fill"),
     (["--tasks", "0"], "--tasks 0 must be at least 1"),
+    (["--budget", "-1"], "--budget -1 must be a number of seconds"),
     (["--workload", "matmul", "--size", "1e6"], "GiB of memory is available"),
     (["--workload", "exp", "--size", "1e13"], "GiB of memory is available"),
 ])
@@ -182,3 +183,12 @@ def test_a_workload_without_blas_pools_the_blas_columns():
     advice = advise.recommend(cells, cores=2, uses_blas=False)
     assert advice["best"] == "ThreadPool(2), any BLAS setting"
     assert advice["risk"] == "low" and advice["oversubscribed"] == []
+
+
+def test_time_budget_stops_adding_runs_after_three():
+    out = run_cli("advise", "--size", "48", "--reps", "20", "--budget", "0.000001", "--json")
+    assert out.returncode == 0, out.stderr
+    (block,) = json.loads(out.stdout)["advice"]
+    assert block["facts"]["rounds"] == 3
+    assert all(len(c["runs"]) == 3 for c in block["cells"] if not c["reason"])
+    assert "time budget" in block["title"]

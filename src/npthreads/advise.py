@@ -45,6 +45,8 @@ BLAS_THREADS = ("1", "cores", "default")
 TIE = 0.05
 HIGH_PENALTY = 1.5
 DEFAULT_REPS = 7
+DEFAULT_BUDGET = 45.0  # seconds: "under a minute" with start-up and a slow round
+MIN_ROUNDS = 3
 
 
 # -- input -------------------------------------------------------------------
@@ -111,10 +113,14 @@ def grid_configs():
     return configs
 
 
-def measure(workload, size, tasks, reps):
+def measure(workload, size, tasks, reps, budget=None):
     """Time every configuration ``reps`` times after one warm-up, round by
     round (each round visits every configuration, starting one further on),
-    so drift on a shared machine spreads over all cells."""
+    so drift on a shared machine spreads over all cells.
+
+    ``budget`` (seconds) keeps the command under its promised time on a busy
+    machine: after MIN_ROUNDS rounds, a round that would end past the budget
+    is not started. Returns the cells and facts, with the rounds run."""
     from .executors import executor_from_label
     from .threadcontrol import BlasLimitRefused, BlasThreads, current_blas_threads
     cores = machine.usable_cores()
@@ -129,7 +135,12 @@ def measure(workload, size, tasks, reps):
             c["blas_threads"] = (default_blas if c["blas"] == "default"
                                  else machine.resolve_threads(c["blas"], cores))
             c["runs"], c["reason"] = [], None
+        started_all, rounds = time.perf_counter(), 0
         for rep in range(reps + 1):
+            spent = time.perf_counter() - started_all
+            if (budget and rounds >= MIN_ROUNDS
+                    and spent + spent / (rep or 1) > budget):
+                break
             shift = rep % len(configs)
             for c in configs[shift:] + configs[:shift]:
                 if c["reason"]:
@@ -152,12 +163,13 @@ def measure(workload, size, tasks, reps):
                     limit.restore()
                 if rep:  # round 0 is the warm-up
                     c["runs"].append(elapsed)
+            rounds = rep
     finally:
         for pool in executors.values():
             pool.close()
     for c in configs:
         _summarise(c)
-    return configs, {"cores": cores, "default_blas_threads": default_blas}
+    return configs, {"cores": cores, "default_blas_threads": default_blas, "rounds": rounds}
 
 
 def _summarise(cell):
@@ -432,6 +444,9 @@ def add_arguments(parser):
                         help="independent tasks for matmul/fill (default 16)")
     parser.add_argument("--reps", type=int, default=DEFAULT_REPS,
                         help=f"timed runs per configuration (default {DEFAULT_REPS})")
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
+                        help=f"stop adding runs (after {MIN_ROUNDS}) past this many seconds "
+                             f"(default {DEFAULT_BUDGET:g}; 0: no limit)")
     parser.add_argument("--from-results", nargs="?", const="", default=None, metavar="DIR",
                         help="read the latest asv results (default: the repository's "
                              "results directory) instead of measuring")
@@ -449,6 +464,8 @@ def _check_args(args):
         raise UsageError(f"--tasks {args.tasks} must be at least 1")
     if args.reps < 1:
         raise UsageError(f"--reps {args.reps} must be at least 1")
+    if not math.isfinite(args.budget) or args.budget < 0:
+        raise UsageError(f"--budget {args.budget:g} must be a number of seconds, 0 or more")
     size = parse_size(args.size) if args.size is not None else None
     return size, default_size, args.tasks or default_tasks
 
@@ -483,7 +500,7 @@ def run(args):
         configs = grid_configs()
         print(f"[advise] {what}: timing {len(configs)} configurations x {args.reps} runs "
               "(+1 warm-up)", file=sys.stderr, flush=True)
-        cells, facts = measure(args.workload, size, tasks, args.reps)
+        cells, facts = measure(args.workload, size, tasks, args.reps, args.budget)
         from .threadcontrol import numpy_blas
         import numpy
         blas = numpy_blas() or {}
@@ -491,7 +508,9 @@ def run(args):
                      blas_version=blas.get("version"))
         title = (f"advice for {what}; {facts['cores']} usable cores; numpy {facts['numpy']}, "
                  f"{facts['blas']} {facts['blas_version']} (default "
-                 f"{facts['default_blas_threads']} BLAS threads); median of {args.reps} runs")
+                 f"{facts['default_blas_threads']} BLAS threads); median of {facts['rounds']} runs"
+                 + (f" (time budget {args.budget:g} s reached)" if facts["rounds"] < args.reps
+                    else ""))
         blocks.append((title, cells, recommend(cells, facts["cores"], uses_blas), facts))
     wall = time.perf_counter() - started
     if args.json:
