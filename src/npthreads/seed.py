@@ -336,21 +336,19 @@ class ProgramFailed(RuntimeError):
 
 
 def run_program(code, env, timeout=3600):
-    """Run ``code`` in a fresh interpreter; (stdout, wall seconds)."""
-    started = time.perf_counter()
+    """Run ``code`` in a fresh interpreter; its stdout."""
     try:
         proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                               text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ProgramFailed(f"no result within {timeout} s") from None
-    wall = time.perf_counter() - started
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         reason = lines[-1] if lines else f"exit code {proc.returncode}"
         if proc.returncode < 0:
             reason = f"killed by signal {-proc.returncode} (out of memory?)"
         raise ProgramFailed(reason)
-    return proc.stdout, wall
+    return proc.stdout
 
 
 def parse_seed_output(stdout):
@@ -540,7 +538,7 @@ def measure(ids, groups, repeat, against_tutorial=False, env=None, primed=True):
         try:
             if primed:
                 prime(groups[EXPERIMENTS[i].group]["nbytes"])
-            stdout, _ = run_program(programs[(i, kind)], env)
+            stdout = run_program(programs[(i, kind)], env)
             wall = time.perf_counter() - started  # what the time-left estimate needs
             if kind == "seed":
                 found = parse_seed_output(stdout)
