@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from npthreads import UsageError, seed
+from npthreads import UsageError, seed, seed_programs
 
 from .conftest import run_cli
 
@@ -44,7 +44,7 @@ def test_seed_program_only_adds_the_part_timer_and_a_report():
         size = seed.sizes(exp.group, 0.08)
         tutorial = seed.tutorial_program(exp, size)
         instrumented = seed.seed_program(exp, size)
-        body = instrumented.split(seed._REPORT)[0]
+        body = instrumented.split(seed_programs._REPORT)[0]
         kept = [line for line in body.splitlines() if "_part" not in line]
         assert "\n".join(kept) == tutorial.rstrip("\n")
         assert body.count("_part_start = time()") == 1
