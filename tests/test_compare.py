@@ -43,13 +43,17 @@ def env_name(numpy):
     return f"virtualenv-py3.11-numpy{numpy}-setuptools-threadpoolctl3.8.0" + TAIL
 
 
-def draw(center, n, rng, noise=0.02):
-    return [center * (1 + rng.uniform(-noise, noise)) for _ in range(n)]
+def draw(center, n, rng, factor=1.0, noise=0.02):
+    """n samples around center x factor; a list of factors gives each
+    sample its own (a slow round, say)."""
+    factors = factor if isinstance(factor, list) else [factor] * n
+    return [center * f * (1 + rng.uniform(-noise, noise)) for f in factors]
 
 
 def write_run(root, numpy, commit, date, seed, n=10, change=None, machine=MACHINE):
     """One asv result file. ``change`` maps (benchmark, combination index)
-    to a factor on the time, None (failed) or NaN (skipped)."""
+    to a factor on the time (or a list, one per sample), None (failed) or
+    NaN (skipped)."""
     change = change or {}
     rng = random.Random(seed)
     folder = root / machine
@@ -67,7 +71,7 @@ def write_run(root, numpy, commit, date, seed, n=10, change=None, machine=MACHIN
             if factor is None or (isinstance(factor, float) and math.isnan(factor)):
                 result.append(factor), samples.append(None), q25.append(None), q75.append(None)
                 continue
-            s = draw(center * factor, n, rng)
+            s = draw(center, n, rng, factor)
             quartiles = statistics.quantiles(s, n=4) if n > 1 else [s[0]] * 3
             result.append(statistics.median(s)), samples.append(s)
             q25.append(quartiles[0]), q75.append(quartiles[2])
@@ -141,6 +145,7 @@ def test_json_gives_ratio_p_and_verdict_per_combination(env_results, capsys):
     assert first["verdict"] == "slower"
     assert first["params"] == {"size": "2e5 (cache)", "executor": "serial loop"}
     assert 1.15 < first["ratio"] < 1.25 and first["p"] < 0.002
+    assert 1.15 < first["fastest_ratio"] < 1.25
     assert first["samples_from"] == first["samples_to"] == 10
     assert data["from"]["numpy"] == "2.3.5" and data["to"]["openblas"] == "0.3.31"
 
@@ -169,6 +174,21 @@ def test_slowdown_within_factor_is_unchanged(env_results, capsys):
     code, data = compare_json(capsys, "--results", env_results, "--factor", "1.3",
                               "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
     assert code == 0 and data["counts"]["slower"] == 0
+
+
+def test_slow_rounds_with_unchanged_fastest_samples_are_unstable_not_slower(tmp_path, capsys):
+    # What a busy spell on a shared machine does: two of three rounds of 10
+    # samples 1.8x slower, the fastest samples as before.
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1, n=30)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2, n=30,
+              change={("bench_ufunc.ExpInParts.time_exp", 0): [1.0] * 10 + [1.8] * 20})
+    code, data = compare_json(capsys, "--results", tmp_path,
+                              "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    first = data["rows"][0]
+    assert first["verdict"] == "unstable" and first["p"] < 0.002
+    assert first["ratio"] > 1.5 and first["fastest_ratio"] < 1.05
+    assert "slow rounds" in first["note"]
+    assert code == 0
 
 
 def test_too_few_samples_are_not_judged(tmp_path, capsys):
@@ -204,7 +224,7 @@ def test_only_changed_and_markdown(env_results, capsys):
                            "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
     assert code == 1
     table = [line for line in out.splitlines() if line.startswith("| ")]
-    assert table[0].startswith("| verdict | ratio | p |")
+    assert table[0].startswith("| verdict | ratio | fastest | p |")
     assert len(table) == 2 and "**slower**" in table[1] and "`ExpInParts.time_exp`" in table[1]
     assert "- **ExpInParts**: 1 slower" in out and "exit 1" in out
 

@@ -85,8 +85,8 @@ def overall(context):
 
 
 def _criteria(context):
-    return (f"factor {context['factor']:g}, Mann-Whitney U on the recorded samples, "
-            f"p < {context['threshold']:g}")
+    return (f"factor {context['factor']:g} in the medians and the fastest samples, "
+            f"Mann-Whitney U on the recorded samples, p < {context['threshold']:g}")
 
 
 def _with_newly_failing(rows, context):
@@ -99,16 +99,17 @@ def render_text(side_a, side_b, rows, shown, context):
            f"  from: {side_a.env_name} @ {side_a.commit[:8]}",
            f"  to:   {side_b.env_name} @ {side_b.commit[:8]}",
            f"  ({_criteria(context)})", ""]
-    table = [("verdict", "ratio", "p", "from", "to", "n", "benchmark [params]")]
+    table = [("verdict", "ratio", "fastest", "p", "from", "to", "n", "benchmark [params]")]
     for r in shown:
         what = r.name + (f" [{fmt_params(r.params)}]" if r.params else "")
         what += f"  ({r.note})" if r.note else ""
-        table.append((r.verdict, fmt_ratio(r.ratio), fmt_p(r.p), fmt_value(r.before, r.unit),
-                      fmt_value(r.after, r.unit), f"{r.n_before}/{r.n_after}", what))
-    widths = [max(len(row[i]) for row in table) for i in range(6)]
+        table.append((r.verdict, fmt_ratio(r.ratio), fmt_ratio(r.fastest), fmt_p(r.p),
+                      fmt_value(r.before, r.unit), fmt_value(r.after, r.unit),
+                      f"{r.n_before}/{r.n_after}", what))
+    widths = [max(len(row[i]) for row in table) for i in range(7)]
     for row in table:
-        cells = [row[0].ljust(widths[0])] + [row[i].rjust(widths[i]) for i in range(1, 6)]
-        out.append("  ".join(cells + [row[6]]))
+        cells = [row[0].ljust(widths[0])] + [row[i].rjust(widths[i]) for i in range(1, 7)]
+        out.append("  ".join(cells + [row[7]]))
     out += ["", "per scenario:"]
     out += [f"  {name}: {text}" for name, text in scenario_lines(rows)]
     out += ["", overall(context), ""]
@@ -121,17 +122,18 @@ def render_markdown(side_a, side_b, rows, shown, context):
            f"Machine `{context['machine']}`; {_criteria(context)}.", "",
            f"**{overall(context)}**", ""]
     out += [f"- **{name}**: {text}" for name, text in scenario_lines(rows)]
-    out += ["", "| verdict | ratio | p | from | to | n | benchmark | params |",
-            "|---|---:|---:|---:|---:|---:|---|---|"]
+    out += ["", "| verdict | ratio | fastest | p | from | to | n | benchmark | params |",
+            "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in shown:
         verdict = f"**{r.verdict}**" if r.verdict in c.CHANGED else r.verdict
         note = f" ({r.note})" if r.note else ""
-        cells = [verdict + note, fmt_ratio(r.ratio), fmt_p(r.p), fmt_value(r.before, r.unit),
+        cells = [verdict + note, fmt_ratio(r.ratio), fmt_ratio(r.fastest), fmt_p(r.p),
+                 fmt_value(r.before, r.unit),
                  fmt_value(r.after, r.unit), f"{r.n_before}/{r.n_after}", f"`{r.name}`",
                  fmt_params(r.params)]
         out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
     if not shown:
-        out.append("| (no rows) | | | | | | | |")
+        out.append("| (no rows) | | | | | | | | |")
     return "\n".join(out) + "\n"
 
 
@@ -155,7 +157,7 @@ def render_json(side_a, side_b, rows, shown, context):
         "rows": [{"benchmark": r.benchmark, "scenario": r.scenario, "params": r.params,
                   "unit": r.unit, "verdict": r.verdict, "note": r.note,
                   "from": _finite(r.before), "to": _finite(r.after),
-                  "ratio": _finite(r.ratio), "p": r.p,
+                  "ratio": _finite(r.ratio), "fastest_ratio": _finite(r.fastest), "p": r.p,
                   "samples_from": r.n_before, "samples_to": r.n_after} for r in shown],
     }
     return json.dumps(data, indent=2) + "\n"
