@@ -202,6 +202,22 @@ def test_too_few_samples_are_not_judged(tmp_path, capsys):
     first = data["rows"][0]
     assert first["verdict"] == "too few samples" and first["ratio"] > 1.4
     assert data["counts"]["too few samples"] == 4
+    assert first["note"] == "5 vs 5 samples cannot reach p < 0.002"
+
+
+def test_results_without_samples_say_so(tmp_path, capsys):
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2, change=SLOW_EXP)
+    for path in tmp_path.glob(f"{MACHINE}/*.json"):
+        data = json.loads(path.read_text())
+        if "results" in data:
+            for row in data["results"].values():
+                row[11] = None  # asv run without --record-samples
+            path.write_text(json.dumps(data))
+    code, data = compare_json(capsys, "--results", tmp_path,
+                              "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert code == 0 and data["counts"]["too few samples"] == 4
+    assert "--record-samples" in data["rows"][0]["note"]
 
 
 def test_failed_and_skipped_are_reported_not_gated(tmp_path, capsys):

@@ -276,7 +276,9 @@ def compare_one(a, b, timed, factor, threshold):
         return row
     if not stats.can_decide(row.n_before, row.n_after, threshold):
         row.verdict = TOO_FEW
-        row.note = f"{row.n_before} vs {row.n_after} samples cannot reach p < {threshold:g}"
+        row.note = (f"{row.n_before} vs {row.n_after} samples cannot reach p < {threshold:g}"
+                    if row.n_before and row.n_after
+                    else "no samples recorded (asv run --record-samples)")
         return row
     _, row.p = stats.mann_whitney_u(a.samples, b.samples)
     if min(a.samples) > 0:
@@ -288,7 +290,8 @@ def compare_one(a, b, timed, factor, threshold):
     elif row.ratio < 1 / factor:
         row.verdict = FASTER if row.fastest < 1 / factor else UNSTABLE
     if row.verdict == UNSTABLE:
-        row.note = f"fastest samples {row.fastest:.2f}x: slow rounds, not slower code?"
+        row.note = (f"fastest samples {row.fastest:.2f}x: slow rounds on one side, "
+                    "not a change in the code?")
     return row
 
 
