@@ -40,9 +40,9 @@ class DotEnvVarTutorial(Scenario):
     the tutorial's program does (the import itself is not timed)."""
     params = [list(SIZES), ["1", "default"]]
     param_names = ["size", "omp_num_threads"]
-    # Each sample starts an interpreter: exactly the 8 samples the
+    # Each sample starts an interpreter: exactly the 2 x 4 samples the
     # significance test needs, no more.
-    repeat = (8, 8, 10.0)
+    repeat = (4, 4, 10.0)
     number = 1
 
     def setup(self, size, omp_num_threads):

@@ -29,11 +29,13 @@ def _close_executors():
 class Scenario:
     # Wall clock: CPU time would add up across threads and hide the question.
     timer = timeit.default_timer
-    # 8-10 samples: enough for asv's Mann-Whitney test to be able to reach
-    # p < 0.002 (5 per side never can), in one round, because each round
-    # costs a fresh process per parameter combination.
-    rounds = 1
-    repeat = (8, 10, 5.0)
+    # Two rounds of 4-5 samples: 8-10 in all, enough for a two-sided
+    # Mann-Whitney test to reach p < 0.002 (6 against 6 never can). `npthreads
+    # bench` runs asv with --interleave-rounds, so round 1 of every
+    # environment runs before round 2 of any: load drift on a shared machine
+    # then lands on every numpy version alike instead of on one of them.
+    rounds = 2
+    repeat = (4, 5, 4.0)
     sample_time = 0.02
     warmup_time = 0.05
     timeout = 180

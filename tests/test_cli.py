@@ -45,3 +45,9 @@ def test_version_and_help():
     assert run_cli("--version").stdout.startswith("npthreads ")
     out = run_cli("--help")
     assert out.returncode == 0 and "bench" in out.stdout
+
+
+def test_command_help_lists_the_command_options():
+    out = run_cli("bench", "--help")
+    assert out.returncode == 0
+    assert "--profile" in out.stdout and "--no-publish" in out.stdout

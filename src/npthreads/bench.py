@@ -37,7 +37,7 @@ def run(args):
     if not commit:
         raise UsageError(f"{root} has no commit to benchmark")
     cmd = ["run", f"{commit}^!", "--config", str(config), "--machine", name,
-           "--record-samples", "--show-stderr"]
+           "--record-samples", "--show-stderr", "--interleave-rounds"]
     if profile == "quick":
         cmd.append("--quick")
     for pattern in args.bench:

@@ -40,13 +40,16 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser, sub = build_parser()
-        # Let the chosen command add its own options before the full parse.
-        known, _ = parser.parse_known_args(argv)
-        if not known.command:
+        # The command's module adds its own options before the full parse
+        # (so `npthreads compare --help` lists them); it is the first word
+        # that names a command.
+        command = next((word for word in argv if word in COMMANDS), None)
+        if command is None:
+            args = parser.parse_args(argv)  # --help, --version or an error
             parser.print_help()
             return 2
-        module = importlib.import_module(COMMANDS[known.command][0])
-        module.add_arguments(sub.choices[known.command])
+        module = importlib.import_module(COMMANDS[command][0])
+        module.add_arguments(sub.choices[command])
         args = parser.parse_args(argv)
         return module.run(args) or 0
     except UsageError as err:
