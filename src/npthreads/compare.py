@@ -38,7 +38,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import UsageError, asvrun, results, stats
+from . import UsageError, asvrun, blasfacts, results, stats
 
 DEFAULT_FACTOR = 1.10
 EXIT_OK, EXIT_SLOWER = 0, 1
@@ -69,8 +69,7 @@ class Side:
         BlasRuntime track (major*10000+minor*100+patch), if it was run."""
         for (name, _), m in self.measurements.items():
             if name.endswith("track_openblas_version") and m.status == "ok" and m.value:
-                v = int(m.value)
-                return f"{v // 10000}.{v // 100 % 100}.{v % 100}"
+                return blasfacts.version_text(m.value)
         return None
 
     def describe(self, with_commit=True):
