@@ -74,7 +74,10 @@ def heatmap(grids, path):
     panel_rows = math.ceil(n / per_row)
     width = max(3.2, 0.5 + 1.1 * len(cols) + (1.3 if first.row_name else 0.3))
     height = 0.9 + 0.55 * len(rows)
-    fig = Figure(figsize=(per_row * width + 0.8, panel_rows * height + 0.4), dpi=DPI)
+    # constrained layout keeps a row's axis labels clear of the titles of
+    # the row below
+    fig = Figure(figsize=(per_row * width + 0.8, panel_rows * height + 0.4), dpi=DPI,
+                 layout="constrained")
     cmap = matplotlib.colormaps["RdBu"]
     image = None
     for i, g in enumerate(grids):
@@ -117,7 +120,7 @@ def heatmap(grids, path):
         blas = f", OpenBLAS {g.env.openblas}" if g.env.openblas else ""
         ax.set_title(_plain(f"{g.env.label}{blas}"), fontsize=9)
         ax.tick_params(length=0)
-    bar = fig.colorbar(image, ax=fig.axes, shrink=0.9, pad=0.02, fraction=0.03)
+    bar = fig.colorbar(image, ax=fig.axes, shrink=0.9, fraction=0.03)
     ticks = [t for t in range(-int(span), int(span) + 1)]
     bar.set_ticks(ticks, labels=[f"{2.0 ** t:g}x" for t in ticks])
     bar.set_label("speed-up over serial (log scale)")
