@@ -49,9 +49,10 @@ def stable_share(results_dir, limit=0.05):
     """Share of measured timing combinations whose spread is under ``limit``,
     counting only the newest commit (a clone also carries older results)."""
     measured = results.latest_per_environment(results.load(results_dir))
+    # A spread needs samples: asv --quick (the quick profile) takes one.
     spreads = [m.spread for m in measured
                if m.status == "ok" and m.benchmark.split(".")[-1].startswith("time")
-               and m.spread is not None]
+               and m.spread is not None and len(m.samples) >= 4]
     if not spreads:
         return None
     return sum(s < limit for s in spreads) / len(spreads), len(spreads)
