@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import ROOT, run_cli
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -51,3 +51,31 @@ def test_command_help_lists_the_command_options():
     out = run_cli("bench", "--help")
     assert out.returncode == 0
     assert "--profile" in out.stdout and "--no-publish" in out.stdout
+
+
+def test_bench_refuses_a_corrupt_result_file_before_running(tmp_path):
+    """The file is named in one line and nothing on disk is touched."""
+    import shutil
+    import subprocess
+    clone = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    results = clone / ".asv" / "quick" / "results"
+    (results / "box").mkdir(parents=True)
+    (results / "benchmarks.json").write_text("{}")
+    bad = results / "box" / "0123abcd-env.json"
+    bad.write_text('{"results": {')
+    out = run_cli("bench", "--profile", "quick", cwd=clone,
+                  env=dict(os.environ, HOME=str(tmp_path), NPTHREADS_MACHINE="box"))
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "0123abcd-env.json" in out.stderr
+    assert bad.read_text() == '{"results": {'
+    assert not (clone / ".asv" / "env").exists()  # asv never started
+    shutil.rmtree(clone)
+
+
+def test_unwritable_machine_file_is_one_line(tmp_path):
+    out = run_cli("bench", "--profile", "quick",
+                  env=dict(os.environ, HOME=str(tmp_path / "no-such-home")))
+    assert out.returncode == 2
+    assert out.stderr.startswith("npthreads: error: cannot register the machine in")
+    assert "Traceback" not in out.stderr

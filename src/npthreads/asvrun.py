@@ -83,7 +83,10 @@ def register_machine(name):
         "os": facts["os"],
         "ram": str(facts["memory_total_bytes"]),
     }
-    path.write_text(json.dumps(data, indent=4) + "\n")
+    try:
+        path.write_text(json.dumps(data, indent=4) + "\n")
+    except OSError as err:
+        raise UsageError(f"cannot register the machine in {path}: {err.strerror}") from None
     return data[name]
 
 

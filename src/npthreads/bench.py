@@ -31,6 +31,13 @@ def run(args):
     print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
           f"{int(facts['ram']) / 2**30:.1f} GiB; profile {profile}", flush=True)
     config = asvrun.profile_config(root, profile)
+    results_dir = Path(asvrun.load_config_at(config)["results_dir"])
+    if not results_dir.is_absolute():
+        results_dir = root / results_dir
+    # A corrupt result file already on disk is named now, in one line,
+    # before asv runs for minutes and then trips over it.
+    if (results_dir / "benchmarks.json").is_file():
+        results.load(results_dir)
     env = asvrun.asv_environ(conf, profile)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                             text=True).stdout.strip()
@@ -45,9 +52,6 @@ def run(args):
     print(f"[npthreads] 1/2 running the suite on {commit[:8]} in every environment "
           "(asv builds each virtualenv on first use)", flush=True)
     code = asvrun.asv(cmd, env, root)
-    results_dir = Path(asvrun.load_config_at(config)["results_dir"])
-    if not results_dir.is_absolute():
-        results_dir = root / results_dir
     summarize(results_dir, name, commit)
     if code not in (0, 2):  # 2: some benchmark failed, still worth publishing
         return code

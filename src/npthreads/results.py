@@ -96,7 +96,11 @@ def machines(results_dir):
 
 def result_files(results_dir, machine=None):
     root = Path(results_dir)
-    names = [machine] if machine else list(machines(root))
+    if not root.is_dir():
+        raise UsageError(f"{root}: no results directory (run the benchmarks first)")
+    # Every machine folder, with or without its machine.json: a result file
+    # must never be passed over unread.
+    names = [machine] if machine else sorted(p.name for p in root.iterdir() if p.is_dir())
     files = []
     for name in names:
         folder = root / name
