@@ -93,3 +93,28 @@ def test_quick_profile_end_to_end_with_real_asv(tmp_path):
     versions = {m.numpy: m.value for m in measured
                 if m.benchmark.endswith("track_openblas_version")}
     assert versions == {"1.26.4": 323, "pinned": 331}
+
+
+@pytest.mark.parametrize("versions,expected", [
+    (["pinned"], ["NPTHREADS_NUMPYpinned"]),
+    (["1.26.4", "2.5.5"], ["numpy1.26.4", "numpy2.5.5"]),
+])
+def test_bench_can_run_only_some_numpy_versions(versions, expected):
+    """`npthreads bench --numpy V`: asv itself sees only those environments,
+    and default-profile results still go to the committed results/."""
+    from asv import environment
+    from asv.config import Config
+
+    from npthreads import asvrun
+    path = asvrun.profile_config(ROOT, "default", versions)
+    conf = Config.load(str(path))
+    names = [e.name for e in environment.get_environments(conf, None)]
+    assert len(names) == len(expected)
+    assert all(any(part in name for name in names) for part in expected)
+    assert json.loads(path.read_text())["results_dir"] == str(ROOT / "results")
+
+
+def test_an_unknown_numpy_version_is_one_line():
+    out = run_cli("bench", "--numpy", "9.9")
+    assert out.returncode == 2
+    assert "numpy 9.9 is not in the matrix; choose from 1.26.4" in out.stderr

@@ -111,12 +111,35 @@ def path_with_pythons(conf, path=None):
     return os.pathsep.join(extra + [path])
 
 
-def profile_config(root, profile):
-    """The config file asv should use for ``profile``: asv.conf.json itself
-    for the default, else a derived copy under .asv/<profile>/."""
+def _only_numpy(conf, versions):
+    """Keep the environments whose numpy is in ``versions`` ("pinned" names
+    the pin-following one); an unknown version is a one-line error."""
+    req = conf.setdefault("matrix", {}).setdefault("req", {})
+    matrix = list(req.get("numpy") or [])
+    included = {inc.get("req", {}).get("numpy") or "pinned": inc
+                for inc in conf.get("include", [])}
+    known = matrix + [v for v in included if v not in matrix]
+    unknown = [v for v in versions if v not in known]
+    if unknown:
+        raise UsageError(f"numpy {', '.join(unknown)} is not in the matrix; "
+                         f"choose from {', '.join(known)}")
+    req["numpy"] = [v for v in matrix if v in versions]
+    conf["include"] = [inc for v, inc in included.items() if v in versions]
+    if not req["numpy"]:
+        # asv needs a non-empty matrix entry; exclude it again, keeping the
+        # included environments only
+        req["numpy"] = matrix[:1]
+        conf.setdefault("exclude", []).append({"req": {"numpy": matrix[0]}})
+
+
+def profile_config(root, profile, numpy=None):
+    """The config file asv should use for ``profile`` (and, if given, only the
+    environments of these ``numpy`` versions): asv.conf.json itself for the
+    whole default matrix, else a derived copy under .asv/<profile>/. Results
+    of the default profile always go to the committed results/."""
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
-    if profile == "default":
+    if profile == "default" and not numpy:
         return Path(root) / CONFIG
     conf = load_config(root)
     out = Path(root) / ".asv" / profile
@@ -124,15 +147,19 @@ def profile_config(root, profile):
     # asv reads relative paths against the working directory, not the
     # config's folder: make them absolute so the derived file works anywhere.
     conf["repo"] = str(root)
-    for key, default in (("benchmark_dir", "benchmarks"), ("env_dir", ".asv/env")):
+    for key, default in (("benchmark_dir", "benchmarks"), ("env_dir", ".asv/env"),
+                         ("results_dir", "results"), ("html_dir", ".asv/html")):
         conf[key] = str(Path(root) / conf.get(key, default))
-    conf["results_dir"] = str(out / "results")
-    conf["html_dir"] = str(out / "html")
+    if profile != "default":
+        conf["results_dir"] = str(out / "results")
+        conf["html_dir"] = str(out / "html")
     if profile == "quick":
         conf.setdefault("matrix", {}).setdefault("req", {})["numpy"] = QUICK_NUMPY
         conf["include"] = [inc for inc in conf.get("include", [])
                            if inc.get("env", {}).get("NPTHREADS_NUMPY") == "pinned"]
-    path = out / "asv.conf.json"
+    if numpy:
+        _only_numpy(conf, numpy)
+    path = out / ("asv.conf.json" if not numpy else "asv.some-numpy.conf.json")
     path.write_text(json.dumps(conf, indent=2) + "\n")
     return path
 

@@ -19,6 +19,9 @@ def add_arguments(parser):
                         help="grid to run (default: $NPTHREADS_PROFILE or 'default')")
     parser.add_argument("--bench", "-b", action="append", default=[],
                         help="only benchmarks matching this regex (asv -b)")
+    parser.add_argument("--numpy", action="append", default=[], metavar="VERSION",
+                        help="only the environment of this numpy (repeatable; "
+                             "'pinned' = the pin-following one)")
     parser.add_argument("--no-publish", action="store_true", help="skip publishing the site")
 
 
@@ -30,7 +33,7 @@ def run(args):
     facts = asvrun.register_machine(name)
     print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
           f"{int(facts['ram']) / 2**30:.1f} GiB; profile {profile}", flush=True)
-    config = asvrun.profile_config(root, profile)
+    config = asvrun.profile_config(root, profile, args.numpy)
     results_dir = Path(asvrun.load_config_at(config)["results_dir"])
     if not results_dir.is_absolute():
         results_dir = root / results_dir
