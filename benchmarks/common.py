@@ -39,6 +39,11 @@ class Scenario:
     sample_time = 0.02
     warmup_time = 0.05
     timeout = 180
+    if profiles.active_profile() == "full":
+        # The tutorial's sizes take 10-20 s a call: fewer samples, no
+        # warm-up, and time enough that a combination is measured, not
+        # timed out. The full grid takes hours on a small machine.
+        rounds, repeat, warmup_time, timeout = 1, (2, 3, 120.0), 0.0, 3600
 
     def require_memory(self, nbytes, what):
         """Skip, with the reason, a size this machine cannot hold."""
