@@ -47,7 +47,7 @@ class Scenario:
 
     def require_memory(self, nbytes, what):
         """Skip, with the reason, a size this machine cannot hold."""
-        reason = machine.check_fits(nbytes, what)
+        reason = machine.wait_until_fits(nbytes, what)
         if reason:
             raise NotImplementedError(reason)
 

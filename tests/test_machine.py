@@ -33,3 +33,16 @@ def test_memory_guard_refuses_what_cannot_fit():
     assert machine.check_fits(1024, "tiny") is None
     reason = machine.check_fits(total * 4, "matmul 2000x2000 x100000")
     assert "matmul 2000x2000 x100000 needs" in reason and "GiB" in reason
+
+
+def test_waiting_for_memory_gives_up_at_once_when_the_machine_cannot_hold_it():
+    import time
+    total, _ = machine.memory_bytes()
+    start = time.monotonic()
+    reason = machine.wait_until_fits(total * 2, "too big", seconds=30)
+    assert reason and "kept free" in reason
+    assert time.monotonic() - start < 5  # no point waiting for memory that cannot exist
+
+
+def test_waiting_for_memory_returns_none_when_it_fits():
+    assert machine.wait_until_fits(1024, "tiny", seconds=30) is None

@@ -90,9 +90,26 @@ def check_fits(nbytes, what, headroom=0.8):
     request never ends in the kernel's OOM killer."""
     _, available = memory_bytes()
     if nbytes > headroom * available:
-        return (f"{what} needs {nbytes / 2**30:.1f} GiB but only "
-                f"{available / 2**30:.1f} GiB of memory is available")
+        return (f"{what} needs {nbytes / 2**30:.1f} GiB; {available / 2**30:.1f} GiB "
+                f"of memory is available and {1 - headroom:.0%} of it is kept free")
     return None
+
+
+def wait_until_fits(nbytes, what, seconds=20.0, headroom=0.8):
+    """``check_fits``, but give memory that is being freed time to come back.
+
+    A process that has just released gigabytes (the previous benchmark,
+    still exiting) leaves MemAvailable low for seconds, more so on a VM with
+    a memory balloon; skipping then would depend on what ran before. Waits
+    only when the machine's total memory could hold the request."""
+    import time
+    total, _ = memory_bytes()
+    deadline = time.monotonic() + seconds
+    reason = check_fits(nbytes, what, headroom)
+    while reason and nbytes <= headroom * total and time.monotonic() < deadline:
+        time.sleep(0.5)
+        reason = check_fits(nbytes, what, headroom)
+    return reason
 
 
 def cpu_model():

@@ -199,7 +199,7 @@ def plan(ids, scale):
         reason = machine.check_fits(need, f"{GROUP_TITLES[group]} at --scale {chosen:g} "
                                           f"({describe(group, size)})")
         if reason:
-            raise UsageError(reason + " (20% is kept free); use a smaller --scale "
+            raise UsageError(reason + "; use a smaller --scale "
                              "or --scale auto")
         out[group] = {"scale": chosen, "size": size, "nbytes": need, "note": note}
     return out
