@@ -18,6 +18,8 @@ GRID = profiles.grid()
 # take, so each process keeps its executors for its parameter combination and
 # shuts them all down when it exits.
 _EXECUTORS = {}
+# sizes whose memory this process has already checked (see require_memory)
+_FITTED = set()
 
 
 @atexit.register
@@ -46,10 +48,17 @@ class Scenario:
         rounds, repeat, warmup_time, timeout = 1, (2, 3, 120.0), 0.0, 3600
 
     def require_memory(self, nbytes, what):
-        """Skip, with the reason, a size this machine cannot hold."""
+        """Skip, with the reason, a size this machine cannot hold.
+
+        Checked once per process and size: asv calls setup before every
+        sample, and from the second sample on the data is held by the cached
+        getters, so the machine's free memory no longer counts it."""
+        if what in _FITTED:
+            return
         reason = machine.wait_until_fits(nbytes, what)
         if reason:
             raise NotImplementedError(reason)
+        _FITTED.add(what)
 
     def limit_blas(self, label):
         """Hold the BLAS at ``label`` threads ("default": untouched) until
