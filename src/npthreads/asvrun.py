@@ -50,6 +50,17 @@ def load_config_at(path):
     return json.loads(text)
 
 
+def config_dirs(root, config):
+    """(results_dir, html_dir) of an asv config, as absolute paths: asv reads
+    relative ones against the working directory, which is ``root``."""
+    conf = load_config_at(config)
+    found = []
+    for key, default in (("results_dir", "results"), ("html_dir", "html")):
+        path = Path(conf.get(key, default))
+        found.append(path if path.is_absolute() else Path(root) / path)
+    return tuple(found)
+
+
 def machine_name():
     """A name that stays the same across sessions on the same kind of
     machine (a hostname does not), e.g. ``amd-epyc-2cpu-24gib``."""

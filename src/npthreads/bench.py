@@ -8,7 +8,6 @@ produced.
 
 import subprocess
 from collections import Counter
-from pathlib import Path
 
 from . import UsageError, asvrun, results
 from .profiles import PROFILES, active_profile
@@ -34,9 +33,7 @@ def run(args):
     print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
           f"{int(facts['ram']) / 2**30:.1f} GiB; profile {profile}", flush=True)
     config = asvrun.profile_config(root, profile, args.numpy)
-    results_dir = Path(asvrun.load_config_at(config)["results_dir"])
-    if not results_dir.is_absolute():
-        results_dir = root / results_dir
+    results_dir, _ = asvrun.config_dirs(root, config)
     # A corrupt result file already on disk is named now, in one line,
     # before asv runs for minutes and then trips over it.
     if (results_dir / "benchmarks.json").is_file():

@@ -18,7 +18,6 @@ Four steps, each because of something the previous one lacks:
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from . import UsageError, asvrun, pages, results
 from .profiles import PROFILES, active_profile
@@ -36,15 +35,6 @@ LINK = (f'<a id="{LINK_ID}" href="reports/index.html" style="position:fixed;righ
 def add_arguments(parser):
     parser.add_argument("--profile", choices=PROFILES, default=None,
                         help="publish this profile's results (default: 'default')")
-
-
-def _dirs(root, config):
-    conf = asvrun.load_config_at(config)
-    found = []
-    for key, default in (("results_dir", "results"), ("html_dir", "html")):
-        path = Path(conf.get(key, default))
-        found.append(path if path.is_absolute() else Path(root) / path)
-    return found
 
 
 def install_ui(html_dir):
@@ -79,7 +69,7 @@ def link_reports(index):
 
 def publish(root, config, env):
     """asv publish, the offline UI, and the reports; returns an exit code."""
-    results_dir, html_dir = _dirs(root, config)
+    results_dir, html_dir = asvrun.config_dirs(root, config)
     if not (results_dir / "benchmarks.json").is_file():
         raise UsageError(f"{results_dir}: no benchmarks.json, nothing to publish "
                          "(run `npthreads bench` first)")
