@@ -99,8 +99,7 @@ class Row:
 
     @property
     def scenario(self):
-        parts = self.benchmark.split(".")
-        return parts[-2] if len(parts) >= 2 else parts[-1]
+        return results.scenario_of(self.benchmark)
 
     @property
     def name(self):

@@ -21,6 +21,14 @@ from pathlib import Path
 from . import UsageError
 
 
+def scenario_of(benchmark):
+    """Module-less class name of an asv benchmark name, e.g. "MatmulThreadSplit"
+    for "bench_matmul.MatmulThreadSplit.time_matmul_batch": the unit every
+    report, comparison and piece of advice groups by."""
+    parts = benchmark.split(".")
+    return parts[-2] if len(parts) >= 2 else parts[-1]
+
+
 @dataclass
 class Measurement:
     """One benchmark at one parameter combination in one environment."""
@@ -41,9 +49,7 @@ class Measurement:
 
     @property
     def scenario(self):
-        """Module-less class name, e.g. "MatmulThreadSplit"."""
-        parts = self.benchmark.split(".")
-        return parts[-2] if len(parts) >= 2 else parts[-1]
+        return scenario_of(self.benchmark)
 
     @property
     def numpy(self):
