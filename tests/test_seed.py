@@ -151,8 +151,8 @@ def test_against_tutorial_runs_both_programs_back_to_back_and_pairs_them():
     """Whether the two programs agree within 15% is a measurement, reported by
     the command (README and the issue note quote it), not asserted here: on a
     shared machine a timed assertion fails on load, not on a defect. What can
-    break is the pairing: both programs run every round at the same sizes,
-    and the paired figure is the median of the per-round ratios."""
+    break is the pairing: both programs run in every round, and the paired
+    figure is the median of the per-round ratios."""
     out = run_cli("seed", "--scale", "0.001", "--repeat", "2", "--only", "S1,S4",
                   "--against-tutorial", "--json", timeout=300)
     assert out.returncode == 0, out.stderr
