@@ -2,7 +2,7 @@
 
 from npthreads import workloads
 
-from .common import GRID, Scenario, best_seconds
+from .common import GRID, Rate, Scenario, best_seconds
 
 SIZES = GRID["dot"]
 
@@ -22,7 +22,7 @@ class DotBlasThreads(Scenario):
         self.batch.run_serial()
 
 
-class DotRate(Scenario):
+class DotRate(Rate):
     """How much of the memory bandwidth does a dot use, one BLAS thread or all?"""
     params = [list(SIZES), ["1", "default"]]
     param_names = ["size", "blas_threads"]
@@ -40,9 +40,9 @@ class DotEnvVarTutorial(Scenario):
     the tutorial's program does (the import itself is not timed)."""
     params = [list(SIZES), ["1", "default"]]
     param_names = ["size", "omp_num_threads"]
-    # Each sample starts an interpreter: exactly the 2 x 4 samples the
-    # significance test needs, no more.
-    repeat = (4, 4, 10.0)
+    # Each sample starts an interpreter: two per round (their mean is the
+    # round's median) keep the six rounds of eight environments near 2 min.
+    repeat = 2
     number = 1
 
     def setup(self, size, omp_num_threads):

@@ -16,6 +16,15 @@ class BlasRuntime:
     environment runs. Categorical facts are codes: ``npthreads.blasfacts``
     decodes them (the report shows the names)."""
 
+    def track_numpy_version(self):
+        """Which numpy ran: the pin-following environment's requirements do
+        not say, and the comparisons need it to find the environment that
+        duplicates it (the negative control)."""
+        import numpy
+        return blasfacts.version_number(numpy.__version__)
+
+    track_numpy_version.unit = "major*10000+minor*100+patch"
+
     def track_openblas_version(self):
         return _fact("version")
 

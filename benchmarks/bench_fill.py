@@ -3,7 +3,7 @@
 from npthreads import workloads
 from npthreads.executors import resolve_chunksize
 
-from .common import GRID, Scenario, best_seconds
+from .common import GRID, Rate, Scenario, best_seconds
 
 MANY = GRID["fill_many"]
 ONE = GRID["one_array"]
@@ -48,7 +48,7 @@ class FillOneArrayInParts(Scenario):
         self._executor.run(self.batch.fn, self.batch.tasks)
 
 
-class FillRate(Scenario):
+class FillRate(Rate):
     """How much of the memory bandwidth does a fill use, alone or in parts?"""
     params = [list(ONE), ["serial loop", "ThreadPool(cores)"]]
     param_names = ["size", "executor"]

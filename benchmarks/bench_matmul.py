@@ -2,7 +2,7 @@
 
 from npthreads import workloads
 
-from .common import GRID, Scenario, best_seconds
+from .common import GRID, Rate, Scenario, best_seconds
 
 SIZES = GRID["matmul"]
 
@@ -72,7 +72,7 @@ class MatmulExecutors(Scenario):
         self._executor.run(self.batch.fn, self.batch.tasks)
 
 
-class MatmulRate(Scenario):
+class MatmulRate(Rate):
     """How close does a batch of matmuls get to the machine's DGEMM peak?
 
     GFLOP/s on asv's graphs for the two ends of the balance: BLAS threads

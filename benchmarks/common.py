@@ -31,21 +31,28 @@ def _close_executors():
 class Scenario:
     # Wall clock: CPU time would add up across threads and hide the question.
     timer = timeit.default_timer
-    # Two rounds of 4-5 samples: 8-10 in all, enough for a two-sided
-    # Mann-Whitney test to reach p < 0.002 (6 against 6 never can). `npthreads
-    # bench` runs asv with --interleave-rounds, so round 1 of every
-    # environment runs before round 2 of any: load drift on a shared machine
-    # then lands on every numpy version alike instead of on one of them.
-    rounds = 2
-    repeat = (4, 5, 4.0)
+    # Many short rounds, each a fresh process, with a fixed number of samples
+    # in each (issue 8). On a shared VM the noise lives between processes:
+    # samples within one round agree, rounds minutes apart do not (2 rounds
+    # of 2e7 dot: 10.8-11.4 ms, then 5.5-8.4 ms). So the round, not the
+    # sample, is the unit the comparisons count (``npthreads.stats``), and a
+    # fixed ``repeat`` lets them cut asv's flat sample list back into rounds
+    # (asv appends each round's samples in order). `npthreads bench` runs
+    # asv with --interleave-rounds, so every environment's round k runs
+    # before any round k+1: drift lands on every numpy alike.
+    # Six rounds of three: the median of three per round shrugs off one
+    # preempted call; six rounds a side let a rank test over rounds reach
+    # p < 0.01; and the matrix still fits `make bench`'s 15 minutes.
+    rounds = 6
+    repeat = 3
     sample_time = 0.02
-    warmup_time = 0.05
+    warmup_time = 0.02
     timeout = 180
     if profiles.active_profile() == "full":
-        # The tutorial's sizes take 10-20 s a call: fewer samples, no
+        # The tutorial's sizes take 10-20 s a call: fewer rounds, no
         # warm-up, and time enough that a combination is measured, not
         # timed out. The full grid takes hours on a small machine.
-        rounds, repeat, warmup_time, timeout = 1, (2, 3, 120.0), 0.0, 3600
+        rounds, repeat, warmup_time, timeout = 2, 2, 0.0, 3600
 
     def require_memory(self, nbytes, what):
         """Skip, with the reason, a size this machine cannot hold.
@@ -84,6 +91,14 @@ class Scenario:
         if blas is not None:
             blas.restore()
             self._blas = None
+
+
+class Rate(Scenario):
+    """A scenario that tracks a rate (GFLOP/s, GB/s) rather than timing it.
+
+    asv keeps one value of a ``track_`` per result, whatever the rounds, so
+    a second round would only cost time: one round."""
+    rounds = 1
 
 
 def best_seconds(run, repeats=3):

@@ -175,10 +175,29 @@ def profile_config(root, profile, numpy=None):
     return path
 
 
+# Variables that change which OpenBLAS kernel runs or how it schedules, read
+# when numpy is imported. asv passes the user's whole shell environment to the
+# benchmarks, and this machine's shell exports OPENBLAS_CORETYPE=Haswell:
+# with it every environment ran the Haswell kernel (DGEMM ~117 GFLOP/s)
+# instead of the one OpenBLAS detects (SkylakeX/Cooperlake, 85-90), a step in
+# the history no commit caused (issue 9). The thread counts are pinned by the
+# config's env_nobuild; these are removed, so the kernel is the detected one.
+BLAS_ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "GOTO_NUM_THREADS",
+                 "OPENBLAS_MAIN_FREE", "GOTOBLAS_MAIN_FREE", "OPENBLAS_VERBOSE")
+
+
 def asv_environ(conf, profile):
+    """The environment asv runs in: pythons on PATH, the profile, and none
+    of the BLAS-steering variables of ``BLAS_ENV_VARS``."""
     env = dict(os.environ)
     env["PATH"] = path_with_pythons(conf)
     env[PROFILE_ENV] = profile
+    removed = [f"{var}={env.pop(var)}" for var in BLAS_ENV_VARS if var in env]
+    print("[npthreads] BLAS settings: "
+          + (f"removed {', '.join(removed)} from the benchmarks' environment"
+             if removed else "none in the environment")
+          + "; OpenBLAS detects the CPU kernel; thread counts pinned by asv.conf.json",
+          flush=True)
     return env
 
 
