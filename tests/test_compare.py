@@ -3,6 +3,7 @@ written here in asv 0.6's format, plus one end-to-end run of real asv."""
 
 import json
 import math
+import os
 import random
 import statistics
 import subprocess
@@ -18,14 +19,21 @@ COMMIT_A = "a" * 40
 COMMIT_B = "b" * 40
 TAIL = "-OMP_NUM_THREADS-OPENBLAS_NUM_THREADS"
 
+# The suite's sampling: six rounds of three samples (benchmarks/common.py).
+ROUNDS, PER_ROUND = 6, 3
 BENCHMARKS = {
     "bench_ufunc.ExpInParts.time_exp": {
         "param_names": ["size", "executor"], "type": "time", "unit": "seconds",
+        "rounds": ROUNDS, "repeat": PER_ROUND,
         "params": [["'2e5 (cache)'"], ["'serial loop'", "'ThreadPool(cores)'"]]},
     "bench_fill.FillManyArrays.time_fill": {
         "param_names": ["size", "executor"], "type": "time", "unit": "seconds",
+        "rounds": ROUNDS, "repeat": PER_ROUND,
         "params": [["'128x128 x16 (cache)'"], ["'serial loop'", "'ThreadPool(cores)'"]]},
     "bench_environment.BlasRuntime.track_openblas_version": {
+        "param_names": [], "type": "track", "unit": "major*10000+minor*100+patch",
+        "params": []},
+    "bench_environment.BlasRuntime.track_numpy_version": {
         "param_names": [], "type": "track", "unit": "major*10000+minor*100+patch",
         "params": []},
 }
@@ -35,6 +43,8 @@ BASE = {
     "bench_fill.FillManyArrays.time_fill": [2.0e-3, 1.2e-3],
 }
 OPENBLAS = {"2.3.5": 330, "2.4.6": 331, "pinned": 331}
+# what BlasRuntime.track_numpy_version records; the pin follows 2.4.6
+NUMPY_CODE = {"2.3.5": 20305, "2.4.6": 20406, "pinned": 20406}
 
 
 def env_name(numpy):
@@ -50,10 +60,12 @@ def draw(center, n, rng, factor=1.0, noise=0.02):
     return [center * f * (1 + rng.uniform(-noise, noise)) for f in factors]
 
 
-def write_run(root, numpy, commit, date, seed, n=10, change=None, machine=MACHINE):
+def write_run(root, numpy, commit, date, seed, n=ROUNDS * PER_ROUND, change=None,
+              machine=MACHINE, started=None):
     """One asv result file. ``change`` maps (benchmark, combination index)
     to a factor on the time (or a list, one per sample), None (failed) or
-    NaN (skipped)."""
+    NaN (skipped). ``started`` (ms) is when asv ran it: the session."""
+    started = date if started is None else started
     change = change or {}
     rng = random.Random(seed)
     folder = root / machine
@@ -76,10 +88,12 @@ def write_run(root, numpy, commit, date, seed, n=10, change=None, machine=MACHIN
             result.append(statistics.median(s)), samples.append(s)
             q25.append(quartiles[0]), q75.append(quartiles[2])
         k = len(centers)
-        rows[name] = [result, BENCHMARKS[name]["params"], "v1", date, 1.0,
+        rows[name] = [result, BENCHMARKS[name]["params"], "v1", started, 1.0,
                       [None] * k, [None] * k, q25, q75, [1] * k, [n] * k, samples, None]
     rows["bench_environment.BlasRuntime.track_openblas_version"] = [
-        [OPENBLAS[numpy]], [], "v1", date, 0.1] + [None] * 8
+        [OPENBLAS[numpy]], [], "v1", started, 0.1] + [None] * 8
+    rows["bench_environment.BlasRuntime.track_numpy_version"] = [
+        [NUMPY_CODE[numpy]], [], "v1", started, 0.1] + [None] * 8
     requirements = {"setuptools": ""}
     if numpy != "pinned":
         requirements.update(numpy=numpy, threadpoolctl="3.8.0")
@@ -140,13 +154,14 @@ def test_json_gives_ratio_p_and_verdict_per_combination(env_results, capsys):
                               "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
     assert code == data["exit_code"] == 1
     assert data["counts"]["slower"] == 1 and data["counts"]["unchanged"] == 3
-    assert data["counts"]["tracked"] == 1
+    assert data["counts"]["tracked"] == 2  # the OpenBLAS and numpy versions
     first = data["rows"][0]  # sorted by size of change: the slowdown leads
     assert first["verdict"] == "slower"
     assert first["params"] == {"size": "2e5 (cache)", "executor": "serial loop"}
-    assert 1.15 < first["ratio"] < 1.25 and first["p"] < 0.002
+    assert 1.15 < first["ratio"] < 1.25 and first["p"] < 0.01
     assert 1.15 < first["fastest_ratio"] < 1.25
-    assert first["samples_from"] == first["samples_to"] == 10
+    assert first["rounds_from"] == first["rounds_to"] == ROUNDS
+    assert 1.0 < first["resolution"] < 1.15  # 2% noise, six rounds a side
     assert data["from"]["numpy"] == "2.3.5" and data["to"]["openblas"] == "0.3.31"
 
 
@@ -177,32 +192,37 @@ def test_slowdown_within_factor_is_unchanged(env_results, capsys):
 
 
 def test_slow_rounds_with_unchanged_fastest_samples_are_unstable_not_slower(tmp_path, capsys):
-    # What a busy spell on a shared machine does: two of three rounds of 10
-    # samples 1.8x slower, the fastest samples as before.
-    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1, n=30)
-    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2, n=30,
-              change={("bench_ufunc.ExpInParts.time_exp", 0): [1.0] * 10 + [1.8] * 20})
+    # What a busy spell on a shared machine does, or a bimodal cell (BLAS
+    # threads above the cores: a round gets one vCPU or two): three of six
+    # rounds 1.8x slower, three as before. The median moves; the rounds do
+    # not separate, so it is shown with its distribution, not gated.
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2,
+              change={("bench_ufunc.ExpInParts.time_exp", 0): [1.0] * 9 + [1.8] * 9})
     code, data = compare_json(capsys, "--results", tmp_path,
                               "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
     first = data["rows"][0]
-    assert first["verdict"] == "unstable" and first["p"] < 0.002
-    assert first["ratio"] > 1.5 and first["fastest_ratio"] < 1.05
-    assert "slow rounds" in first["note"]
+    # unstable (beyond the resolution, rounds overlapping) or, as here where
+    # the bimodal rounds widen the row's own measured noise, unchanged
+    assert first["verdict"] in ("unstable", "unchanged") and first["p"] >= 0.01
+    assert first["ratio"] > 1.3 and first["fastest_ratio"] < 1.05
+    assert "3/6 rounds ~" in first["note"]
+    assert first["distribution_to"].startswith("3/6 rounds ~") and "3/6 ~" in first["distribution_to"]
     assert code == 0
 
 
-def test_too_few_samples_are_not_judged(tmp_path, capsys):
-    # 5 against 5 samples: the smallest possible p is 1/252 > 0.002.
-    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1, n=5)
-    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2, n=5,
+def test_too_few_rounds_are_not_judged(tmp_path, capsys):
+    # 2 against 2 rounds: the smallest possible p of a rank test is 1/3.
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1, n=2 * PER_ROUND)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2, n=2 * PER_ROUND,
               change={("bench_ufunc.ExpInParts.time_exp", 0): 1.5})
     code, data = compare_json(capsys, "--results", tmp_path,
                               "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
     assert code == 0
     first = data["rows"][0]
-    assert first["verdict"] == "too few samples" and first["ratio"] > 1.4
-    assert data["counts"]["too few samples"] == 4
-    assert first["note"] == "5 vs 5 samples cannot reach p < 0.002"
+    assert first["verdict"] == "too few rounds" and first["ratio"] > 1.4
+    assert data["counts"]["too few rounds"] == 4
+    assert first["note"] == "2 vs 2 rounds cannot reach p < 0.01"
 
 
 def test_results_without_samples_say_so(tmp_path, capsys):
@@ -216,7 +236,7 @@ def test_results_without_samples_say_so(tmp_path, capsys):
             path.write_text(json.dumps(data))
     code, data = compare_json(capsys, "--results", tmp_path,
                               "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
-    assert code == 0 and data["counts"]["too few samples"] == 4
+    assert code == 0 and data["counts"]["too few rounds"] == 4
     assert "--record-samples" in data["rows"][0]["note"]
 
 
@@ -240,7 +260,7 @@ def test_only_changed_and_markdown(env_results, capsys):
                            "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
     assert code == 1
     table = [line for line in out.splitlines() if line.startswith("| ")]
-    assert table[0].startswith("| verdict | ratio | fastest | p |")
+    assert table[0].startswith("| verdict | ratio | resolves | p |")
     assert len(table) == 2 and "**slower**" in table[1] and "`ExpInParts.time_exp`" in table[1]
     assert "- **ExpInParts**: 1 slower" in out and "exit 1" in out
 
@@ -275,6 +295,50 @@ def test_commits_in_another_environment(commit_results, capsys):
 def test_one_commit_given_compares_with_the_newest_other(commit_results, capsys):
     code, data = compare_json(capsys, "--results", commit_results, "--from-commit", "aaaa")
     assert code == 1 and data["to"]["commit"] == COMMIT_B
+
+
+HOUR_MS = 3600 * 1000
+
+
+def test_commits_from_different_sessions_say_so_and_do_not_gate(tmp_path, capsys):
+    """Two commits measured five hours apart: the slowdown is shown, the
+    report says the sides come from different sessions and what differs,
+    and without --confirm it does not set exit 1."""
+    write_run(tmp_path, "pinned", COMMIT_A, 1000, seed=1)
+    write_run(tmp_path, "pinned", COMMIT_B, 2000, seed=2, change=SLOW_EXP, started=5 * HOUR_MS)
+    code, out, _ = compare(capsys, "--results", tmp_path, "--commits", "aaaa", "bbbb")
+    assert code == 0
+    assert "measured in different sessions" in out and "--confirm" in out
+    assert "1 row(s) look slower" in out and "BLAS kernel" in out
+    code, data = compare_json(capsys, "--results", tmp_path, "--commits", "aaaa", "bbbb")
+    assert code == 0 and data["one_session"] is False and data["gated"] is False
+    assert data["rows"][0]["verdict"] == "slower"
+    assert set(data["from"]["facts"]) >= {"BLAS kernel", "DGEMM peak", "triad",
+                                          "thread variables"}
+
+
+def test_negative_control_sets_each_rows_resolution(tmp_path, capsys):
+    """numpy 2.4.6 and the pin-following environment run the same numpy; on
+    the pooled exp they differ by 1.3x, noise the rounds do not see. A 1.2x
+    change of that row between 2.3.5 and 2.4.6 is then within its
+    resolution, and the A/A pair itself (judged without its own difference)
+    exits 0."""
+    row = ("bench_ufunc.ExpInParts.time_exp", 1)
+    write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1)
+    write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2, change={row: 1.2})
+    write_run(tmp_path, "pinned", COMMIT_A, 1000, seed=3, change={row: 1.2 * 1.3})
+    code, data = compare_json(capsys, "--results", tmp_path,
+                              "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
+    assert data["control"]["envs"] == [env_name("2.4.6"), env_name("pinned")]
+    pooled = next(r for r in data["rows"] if r["params"].get("executor") == "ThreadPool(cores)"
+                  and r["scenario"] == "ExpInParts")
+    assert 1.15 < pooled["ratio"] < 1.25 and pooled["resolution"] > 1.25
+    assert pooled["verdict"] == "unchanged" and code == 0
+    for a, b in (("2.4.6", "pinned"), ("pinned", "2.4.6")):
+        code, data = compare_json(capsys, "--results", tmp_path,
+                                  "--from", f"numpy=={a}", "--to", f"numpy=={b}")
+        assert code == 0 and data["counts"]["slower"] == data["counts"]["faster"] == 0
+        assert data["control"]["calibration"] > 1.0
 
 
 def test_environments_default_to_the_newest_common_commit(commit_results, capsys):
@@ -409,11 +473,14 @@ E2E_BENCHMARKS = [r"^bench_ufunc\.ExpInParts\.time_exp\(.*'serial loop'\)$",
 # the suite's single round, each commit's samples come from one window of
 # time and a no-op commit was flagged.
 E2E_ROUNDS = 6
-# One more np.exp over the first fifth of every part: 20% more of the same work.
+# One more np.exp over the first 1/PARTS of every part: 20% more of the same
+# work by default. NPTHREADS_E2E_PARTS=10 injects 10%: how the README's
+# "an injected 10% slowdown is flagged 3 times out of 3" was measured.
+PARTS = int(os.environ.get("NPTHREADS_E2E_PARTS", "5"))
 SLOWDOWN = ("    np.exp(source, out=out)\n",
             "    np.exp(source, out=out)\n"
-            "    fifth = len(source) // 5\n"
-            "    np.exp(source[:fifth], out=out[:fifth])  # deliberate 20% slowdown\n")
+            f"    part = len(source) // {PARTS}\n"
+            "    np.exp(source[:part], out=out[:part])  # deliberate slowdown\n")
 
 
 def _git(clone, *args):
@@ -495,12 +562,28 @@ def test_end_to_end_slowdown_commit_is_flagged_and_noop_is_not(tmp_path, monkeyp
                           f"{r['samples_to']} {r['verdict']}")
 
     assert noop["from"]["numpy"] == "pinned" and noop["to"]["commit"] == hashes[1]
-    assert noop["counts"]["too few samples"] == 0
+    assert noop["counts"]["too few rounds"] == 0
     assert noop_code == 0
     slower = [(r["benchmark"], r["params"]["executor"]) for r in slow["rows"]
               if r["verdict"] == "slower"]
     assert slow_code == 1
     assert slower == [("bench_ufunc.ExpInParts.time_exp", "serial loop")]
+
+    # --confirm: the flagged row re-measured on both commits, interleaved, in
+    # this session (asv --append-samples), judged on the new rounds alone.
+    monkeypatch.setenv("NPTHREADS_MACHINE", "e2e-box")
+    monkeypatch.setenv("NPTHREADS_PROFILE", "quick")
+    code, out, err = compare(capsys, "--results", results_dir, "--commits", "HEAD~1", "HEAD",
+                             "--confirm", "--confirm-rounds", "4", "--config", config, "--json")
+    assert "[confirm] re-measuring 1 slower row(s), 4 rounds a side" in err  # progress
+    confirmed = json.loads(out)
+    row = confirmed["rows"][0]
+    with capsys.disabled():
+        print(f"confirmed: {row['ratio']:.3f}x over {row['rounds_from']}/{row['rounds_to']} "
+              f"new rounds, {row['verdict']} ({row['confirmed']})")
+    assert row["rounds_from"] == row["rounds_to"] == 4  # the new rounds alone
+    assert row["confirmed"] in ("confirmed", "not confirmed")
+    assert confirmed["confirmed"] is True and code == (1 if row["confirmed"] == "confirmed" else 0)
 
 
 def _branch(clone):

@@ -8,9 +8,11 @@ default}, plus the two things a user would otherwise write, a serial loop and
 the naive ``ThreadPool()`` with the BLAS untouched. ``--from-results`` reads
 the latest asv results instead (through ``npthreads.results``).
 
-Choice rule (``recommend``): among grid cells within max(5%, the fastest
-cell's notch, 1.57 IQR/sqrt(runs)) of the fastest, i.e. not measurably
-slower, take the one with the fewest threads in total (Python x BLAS), then
+Choice rule (``recommend``): among grid cells the fastest does not beat
+beyond the noise (``npthreads.evidence.judge``, the rule ``compare`` and the
+report use: beyond 5% with the runs separated by a rank test), i.e. not
+measurably slower, take the one with the fewest threads in total (Python x
+BLAS), then
 one that leaves the BLAS at its default: it leaves cores to the rest of the
 program and is the least exposed to oversubscription. "Python threads x BLAS
 threads" is the nominal count: OpenBLAS may serialise concurrent calls.
@@ -25,9 +27,8 @@ import math
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from . import UsageError, machine
+from . import UsageError, asvrun, evidence, machine
 
 # name -> (what --size counts, default size, default tasks or None, what it runs)
 WORKLOADS = {
@@ -42,7 +43,7 @@ WORKLOADS = {
 USES_BLAS = {"matmul", "dot"}
 PYTHON_THREADS = ("1", "cores", "2xcores")
 BLAS_THREADS = ("1", "cores", "default")
-TIE = 0.05
+TIE = evidence.FACTOR - 1
 HIGH_PENALTY = 1.5
 DEFAULT_REPS = 7
 DEFAULT_BUDGET = 45.0  # seconds: "under a minute" with start-up and a slow round
@@ -216,8 +217,8 @@ def recommend(cells, cores, uses_blas=True):
     if not grid:
         raise UsageError("no grid cell was measured; nothing to recommend")
     fastest = min(grid, key=lambda c: c["median"])
-    tie = max(TIE, _notch(fastest))
-    close = [c for c in grid if c["median"] <= fastest["median"] * (1 + tie)]
+    tie = TIE
+    close = [c for c in grid if c is fastest or _tied(fastest, c)]
     # Fewest threads; then the BLAS left at its default (nothing to set).
     best = min(close, key=lambda c: (threads(c), c["blas"] != "default", c["median"]))
     refs = {("serial" if c.get("serial_reference") else c["kind"]): c for c in cells
@@ -247,11 +248,14 @@ def recommend(cells, cores, uses_blas=True):
             "worst_penalty": worst, "risk": risk}
 
 
-def _notch(cell):
-    """Half the width of the cell's box-plot notch (1.57 IQR / sqrt(runs)),
-    relative to its median: differences within it are not measurable."""
-    runs = max(1, len(cell.get("runs") or []))
-    return 1.57 * (cell["q75"] - cell["q25"]) / cell["median"] / math.sqrt(runs)
+def _tied(fastest, cell):
+    """Whether ``fastest`` fails to beat ``cell`` beyond the noise: the
+    evidence rule of ``compare`` and the report, on the cells' runs (from
+    results: their asv rounds)."""
+    if not fastest.get("runs") or not cell.get("runs"):
+        return cell["median"] <= fastest["median"] * (1 + TIE)
+    j = evidence.judge(fastest["runs"], cell["runs"], None, 1 + TIE)
+    return not (j.direction > 0 and j.separated)
 
 
 def label(cell):
@@ -347,8 +351,11 @@ def from_results(workload, results_dir, size=None):
             "kind": kind, "python": python, "blas": blas, "python_threads": workers,
             "blas_threads": (default_blas if blas == "default"
                              else machine.resolve_threads(blas, cores)),
+            # The round is the unit (issue 8): a cell's runs are its asv
+            # rounds' medians, as in compare and the report.
             "median": m.value, "q25": m.q25 if m.q25 is not None else m.value,
-            "q75": m.q75 if m.q75 is not None else m.value, "runs": m.samples})
+            "q75": m.q75 if m.q75 is not None else m.value, "runs": evidence.rounds_of(m)})
+        _summarise(blocks[size_label][-1])
     if not blocks:
         wanted = f" at size {size:g}" if size is not None else ""
         raise UsageError(f"{results_dir}: no {workload} results{wanted} for machine {name!r}, "
@@ -399,8 +406,7 @@ def format_advice(title, cells, advice):
     how = ("" if a["blas"] == "default" else
            f" (threadpoolctl.threadpool_limits({a['blas_threads']}, user_api='blas'))")
     lines += ["", f"recommendation: {a['best']}{how} -> {_secs(a['seconds'])}"
-                  + (f"; the fastest, {a['fastest']}, is within {a['tie_margin']:.0%}: not "
-                     "measurably faster" if a["fastest"] != a["best"] else "")]
+                  + (f"; the fastest, {a['fastest']}, does not beat it beyond the noise" if a["fastest"] != a["best"] else "")]
     def gain(speedup, what):
         noise = " (within the noise)" if abs(speedup - 1) <= a["tie_margin"] else ""
         return f"{speedup:.2f}x over {what}{noise}"
@@ -470,22 +476,13 @@ def _check_args(args):
     return size, default_size, args.tasks or default_tasks
 
 
-def _results_dir(text):
-    if text:
-        return Path(text)
-    from . import asvrun
-    root = asvrun.repo_root()
-    path = Path(asvrun.load_config(root).get("results_dir", "results"))
-    return path if path.is_absolute() else root / path
-
-
 def run(args):
     size, default_size, tasks = _check_args(args)
     uses_blas = args.workload in USES_BLAS
     started = time.perf_counter()
     blocks = []
     if args.from_results is not None:
-        results_dir = _results_dir(args.from_results)
+        results_dir = asvrun.results_dir(args.from_results)
         for size_label, cells, facts in from_results(args.workload, results_dir, size):
             title = (f"advice from {results_dir}: {args.workload} {size_label}; machine "
                      f"{facts['machine']}, {facts['cores']} cores; environment "

@@ -16,6 +16,7 @@ machine as on a developer's:
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,18 @@ def load_config_at(path):
     """An asv config file as a dict; asv allows // comments, json does not."""
     text = re.sub(r"^\s*//.*$", "", Path(path).read_text(), flags=re.M)
     return json.loads(text)
+
+
+def results_dir(given=None):
+    """The results directory a command reads: ``given``, else the
+    repository's (from its asv.conf.json), else ./results."""
+    if given:
+        return Path(given)
+    try:
+        root = repo_root()
+    except UsageError:
+        return Path("results")
+    return config_dirs(root, root / CONFIG)[0]
 
 
 def config_dirs(root, config):
@@ -201,9 +214,31 @@ def asv_environ(conf, profile):
     return env
 
 
-def asv(args, env, root):
+# What ``asv`` returns when ``timeout`` stopped it.
+TIMED_OUT = -1
+
+
+def asv(args, env, root, timeout=None, to_stderr=False):
     """Run ``python -m asv ARGS`` in ``root``, streaming its output (asv
-    prints its own [ nn%] progress); returns the exit code."""
+    prints its own [ nn%] progress); returns the exit code, or ``TIMED_OUT``
+    after stopping asv and every benchmark process it started at
+    ``timeout`` seconds (asv saves each environment's results after each
+    round, so what was measured before stays on disk). ``to_stderr`` sends
+    asv's output to stderr, for commands whose stdout is a report."""
     cmd = [sys.executable, "-m", "asv", *args]
-    print("$ asv " + " ".join(args), flush=True)
-    return subprocess.call(cmd, env=env, cwd=root)
+    print("$ asv " + " ".join(args), file=sys.stderr if to_stderr else sys.stdout, flush=True)
+    proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=2 if to_stderr else None,
+                            start_new_session=True)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        return TIMED_OUT
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGTERM)
+        raise

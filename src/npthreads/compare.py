@@ -10,45 +10,54 @@ Two questions asv alone does not answer in one step:
   alike, and says nothing when there are too few samples to tell.
 
 Each side is an (environment, commit) pair of one machine's results. Per
-benchmark and parameter combination it reports both medians, their ratio,
-the Mann-Whitney p-value on the recorded samples (``npthreads.stats``, the
-test asv uses) and a verdict. A row is "slower" only if the difference is
-significant *and* beyond ``--factor``, in the medians *and* in the fastest
-samples; with too few samples for the test to ever reach significance it
-says so instead of guessing.
+benchmark and parameter combination it reports both sides' medians of round
+summaries, their ratio, the row's resolution (the smallest change it could
+have detected in this run, from its own rounds and the negative control:
+``npthreads.evidence``), a rank test over rounds and a verdict. A row is
+"slower" only beyond ``max(--factor, resolution)`` with its rounds
+separated; beyond it with the rounds overlapping (a bimodal cell whose share
+of slow rounds differs) it is "unstable": shown, not gated.
 
-Why the fastest samples too: asv takes all of a round's samples in one
-process, so on a shared machine a busy spell slows a whole round at once
-and the samples are not independent, which the test assumes. An A/A
-comparison here (numpy 2.4.6 against the pin-following environment, which
-installs the same numpy 2.4.6) had 4 of 42 rows "significantly slower"
-(up to 142x, a BLAS thread waiting for a busy core in whole rounds) on
-medians alone. Load only ever adds time, so a real slowdown also moves the
-fastest sample; a busy spell does not. Such a row is "unstable": shown,
-not gated.
+Why rounds: three full runs on this shared VM had the A/A pair (numpy 2.4.6
+against the pin-following environment, the same numpy) flag 8-10 of 84 rows
+each on pooled samples, up to 6.7x, and none of those again in another run
+(issue 8). Samples of one round share a process and a stretch of machine
+state; rounds are the independent unit.
+
+Sides measured in different sessions (commit against commit, each from its
+own ``make bench``) carry the machine's drift between sessions, which no
+control in either run measures: the comparison says so, shows what differs
+(BLAS kernel, thread variables, calibrated DGEMM peak and triad bandwidth),
+and gates only on rows confirmed by ``--confirm``, which re-measures both
+sides interleaved in one session with asv's own ``--append-samples`` and
+judges the new rounds alone.
 
 Exit codes: 0 no significant slowdown, 1 slowdowns found, 2 bad usage or
 unreadable data. Newly failing benchmarks are reported but do not set 1,
 so the code means one thing.
 """
 
+import functools
+import json
 import math
+import re
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import UsageError, asvrun, blasfacts, results, stats
+from . import UsageError, asvrun, blasfacts, compare_report, evidence, profiles, results
+from .verdicts import (CHANGED, EXIT_OK, EXIT_SLOWER, FAILED, FASTER, MISSING, SKIPPED,
+                       SLOWER, TOO_FEW, TRACKED, UNCHANGED, UNSTABLE, counts)
+from .units import format_value
 
-DEFAULT_FACTOR = 1.10
-EXIT_OK, EXIT_SLOWER = 0, 1
-
-# Verdicts, in the order the summaries list them.
-SLOWER, FASTER, UNCHANGED, TOO_FEW = "slower", "faster", "unchanged", "too few samples"
-UNSTABLE = "unstable"
-FAILED, SKIPPED, MISSING, TRACKED = "failed", "skipped", "missing", "tracked"
-VERDICTS = (SLOWER, FASTER, UNSTABLE, UNCHANGED, TOO_FEW, FAILED, SKIPPED, MISSING, TRACKED)
-CHANGED = (SLOWER, FASTER, UNSTABLE, FAILED)
+DEFAULT_FACTOR = evidence.FACTOR
+# Sides whose asv runs lie further apart than this are different sessions.
+# asv records when each benchmark's last round started; in one interleaved
+# run (a make bench, or asv run HASHFILE:) two sides' last rounds lie within
+# a minute or two, while a whole make bench takes about 14 minutes here.
+SESSION_GAP_MS = 5 * 60 * 1000
 
 
 @dataclass
@@ -63,14 +72,43 @@ class Side:
         first = next(iter(self.measurements.values()), None)
         return first.numpy if first else "?"
 
+    def tracked(self, suffix):
+        """The value of this environment's ``track_`` ending in ``suffix``
+        (BlasRuntime, MachineLimits), if it ran."""
+        for (name, _), m in self.measurements.items():
+            if name.endswith(suffix) and m.status == "ok" and m.value is not None:
+                return m.value
+        return None
+
     @property
     def openblas(self):
         """The OpenBLAS version this environment ran, from the suite's own
         BlasRuntime track (major*10000+minor*100+patch), if it was run."""
-        for (name, _), m in self.measurements.items():
-            if name.endswith("track_openblas_version") and m.status == "ok" and m.value:
-                return blasfacts.version_text(m.value)
-        return None
+        value = self.tracked("track_openblas_version")
+        return blasfacts.version_text(value) if value else None
+
+    @property
+    def session(self):
+        """(first, last) time asv ran a benchmark of this side, ms since epoch."""
+        times = [m.started_at for m in self.measurements.values() if m.started_at]
+        return (min(times), max(times)) if times else (0, 0)
+
+    def facts(self):
+        """What the numbers depend on besides the code: shown side by side
+        when the two sides come from different sessions."""
+        kernel = self.tracked("track_blas_architecture")
+        peak = self.tracked("track_dgemm_peak_gflops")
+        triad = self.tracked("track_triad_gbytes_per_s")
+        env_vars = next((m.env_vars for m in self.measurements.values()), {})
+        return {
+            "OpenBLAS": self.openblas or "-",
+            "BLAS kernel": blasfacts.decode(blasfacts.ARCHITECTURES, kernel)
+            if kernel is not None else "-",
+            "DGEMM peak": f"{peak:.0f} GFLOP/s" if peak else "-",
+            "triad": f"{triad:.1f} GB/s" if triad else "-",
+            "thread variables": ", ".join(f"{k}={v!r}" for k, v in sorted(env_vars.items()))
+            or "-",
+        }
 
     def describe(self, with_commit=True):
         text = f"numpy {self.numpy}"
@@ -88,14 +126,18 @@ class Row:
     params: dict
     unit: str
     verdict: str
-    before: float | None = None
+    before: float | None = None       # median of the round summaries
     after: float | None = None
-    ratio: float | None = None        # of the medians
-    fastest: float | None = None      # ratio of the fastest samples
-    p: float | None = None
-    n_before: int = 0
+    ratio: float | None = None        # after / before
+    fastest: float | None = None      # ratio of the fastest samples, for the reader
+    p: float | None = None            # rank test over round summaries
+    resolution: float | None = None   # smallest change this row could detect (ratio)
+    n_before: int = 0                 # rounds
     n_after: int = 0
+    spread_before: str = ""           # the rounds' distribution, in words
+    spread_after: str = ""
     note: str = ""
+    confirmed: str = ""               # "", "confirmed" or "not confirmed" (--confirm)
 
     @property
     def scenario(self):
@@ -105,6 +147,10 @@ class Row:
     def name(self):
         """Benchmark without its module: "MatmulThreadSplit.time_matmul_batch"."""
         return ".".join(self.benchmark.split(".")[-2:])
+
+    @property
+    def key(self):
+        return (self.benchmark, tuple(sorted(self.params.items())))
 
     @property
     def size_of_change(self):
@@ -244,18 +290,27 @@ def choose_sides(measurements, args, root):
     return sides
 
 
+def same_session(side_a, side_b, gap_ms=SESSION_GAP_MS):
+    """Whether the two sides were measured in one session: their asv run
+    times overlap or lie within ``gap_ms`` of each other."""
+    (a0, a1), (b0, b1) = side_a.session, side_b.session
+    if not (a0 and b0):
+        return side_a.commit == side_b.commit
+    return a0 <= b1 + gap_ms and b0 <= a1 + gap_ms
+
+
 # -- comparing ------------------------------------------------------------------
 
-def compare_one(a, b, timed, factor, threshold):
+def compare_one(a, b, timed, factor, noise, own_control=True, skip=(0, 0)):
     """The row for one benchmark and parameter combination; ``a`` or ``b``
-    is None where that side did not run it."""
+    is None where that side did not run it. ``skip`` drops each side's
+    first rounds (``--confirm`` judges the new rounds alone)."""
     some = a or b
     row = Row(some.benchmark, dict(some.params), some.unit, UNCHANGED)
     if a is None or b is None:
         row.verdict, row.note = MISSING, "only in " + ("to" if a is None else "from")
         return row
     row.before, row.after = a.value, b.value
-    row.n_before, row.n_after = len(a.samples), len(b.samples)
     if FAILED in (a.status, b.status):
         row.verdict = FAILED
         row.note = {("ok", FAILED): "newly failing", (FAILED, FAILED): "fails in both",
@@ -265,40 +320,65 @@ def compare_one(a, b, timed, factor, threshold):
     if SKIPPED in (a.status, b.status):
         row.verdict = SKIPPED
         return row
-    if a.value and b.value:
-        row.ratio = b.value / a.value
     if not timed:
-        # A tracked value (GB/s, a version number) has no samples and no
+        # A tracked value (GB/s, a version number) has no rounds and no
         # known direction: shown, never judged.
+        if a.value and b.value:
+            row.ratio = b.value / a.value
         row.verdict = TRACKED
         return row
-    if not stats.can_decide(row.n_before, row.n_after, threshold):
+    rounds_a = evidence.rounds_of(a)[skip[0]:]
+    rounds_b = evidence.rounds_of(b)[skip[1]:]
+    row.n_before, row.n_after = len(rounds_a), len(rounds_b)
+    if not rounds_a or not rounds_b:
         row.verdict = TOO_FEW
-        row.note = (f"{row.n_before} vs {row.n_after} samples cannot reach p < {threshold:g}"
-                    if row.n_before and row.n_after
-                    else "no samples recorded (asv run --record-samples)")
+        row.note = "no samples recorded (asv run --record-samples)"
         return row
-    _, row.p = stats.mann_whitney_u(a.samples, b.samples)
-    if min(a.samples) > 0:
-        row.fastest = min(b.samples) / min(a.samples)
-    if row.p >= threshold or row.ratio is None or row.fastest is None:
-        return row
-    if row.ratio > factor:
-        row.verdict = SLOWER if row.fastest > factor else UNSTABLE
-    elif row.ratio < 1 / factor:
-        row.verdict = FASTER if row.fastest < 1 / factor else UNSTABLE
-    if row.verdict == UNSTABLE:
-        row.note = (f"fastest samples {row.fastest:.2f}x: slow rounds on one side, "
-                    "not a change in the code?")
+    row.before = statistics.median(rounds_a)
+    row.after = statistics.median(rounds_b)
+    samples_a = [s for s in a.samples if s and s > 0]
+    samples_b = [s for s in b.samples if s and s > 0]
+    if samples_a and samples_b:
+        row.fastest = min(samples_b) / min(samples_a)
+    resolution = noise.resolution(row.key, len(rounds_a), len(rounds_b), own_control)
+    j = evidence.judge(rounds_a, rounds_b, resolution, factor)
+    row.ratio, row.p, row.resolution = j.ratio, j.p, j.resolution
+    if j.bimodal:
+        fmt = functools.partial(format_value, unit=row.unit)
+        row.spread_before = evidence.describe_distribution(rounds_a, fmt)
+        row.spread_after = evidence.describe_distribution(rounds_b, fmt)
+    if j.too_few:
+        row.verdict = TOO_FEW
+        row.note = (f"{row.n_before} vs {row.n_after} rounds cannot reach "
+                    f"p < {evidence.ROUND_ALPHA:g}")
+    elif j.direction and j.separated:
+        row.verdict = SLOWER if j.direction > 0 else FASTER
+    elif j.direction or j.share_changed:
+        row.verdict = UNSTABLE
+        if j.bimodal:
+            row.note = (f"bimodal, judged on its fast rounds; the share of slow rounds "
+                        f"differs: from {row.spread_before}, to {row.spread_after}")
+        else:
+            row.note = f"beyond {j.threshold:.2f}x but the rounds overlap (p {j.p:.2g})"
+    elif resolution is None:
+        row.note = "noise unknown: too few rounds in this run"
+    elif resolution > evidence.USEFUL:
+        row.note = f"cannot resolve a change below {resolution:.2f}x here"
+    if j.bimodal and "bimodal" not in row.note:
+        row.note = "; ".join(x for x in (row.note, f"bimodal, judged on its fast rounds: "
+                                         f"from {row.spread_before}, to {row.spread_after}") if x)
     return row
 
 
-def compare_sides(side_a, side_b, kinds, factor, threshold):
-    """Every row, largest change first: failures, then by |log ratio|."""
+def compare_sides(side_a, side_b, kinds, factor, noise, own_control=True, skip=None):
+    """Every row, largest change first: failures, then by |log ratio|.
+    ``skip`` maps a row's key to the rounds of each side to leave out."""
+    skip = skip or {}
     keys = list(side_a.measurements) + [k for k in side_b.measurements
                                         if k not in side_a.measurements]
     rows = [compare_one(side_a.measurements.get(k), side_b.measurements.get(k),
-                        kinds.get(k[0], "time") == "time", factor, threshold)
+                        kinds.get(k[0], "time") == "time", factor, noise, own_control,
+                        skip.get(k, (0, 0)))
             for k in keys]
     if not any(r.verdict not in (MISSING,) for r in rows):
         raise UsageError(f"the two sides share no benchmark and parameter combination: "
@@ -312,15 +392,72 @@ def compare_sides(side_a, side_b, kinds, factor, threshold):
     return rows
 
 
-def counts(rows):
-    out = dict.fromkeys(VERDICTS, 0)
-    for r in rows:
-        out[r.verdict] += 1
-    return out
+def exit_code(rows, gated=True):
+    """1 if any row is slower and the comparison may gate: both sides from
+    one session, or the slowdowns confirmed by re-measuring."""
+    slower = [r for r in rows if r.verdict == SLOWER]
+    return EXIT_SLOWER if gated and slower else EXIT_OK
 
 
-def exit_code(rows):
-    return EXIT_SLOWER if any(r.verdict == SLOWER for r in rows) else EXIT_OK
+# -- confirmation: re-measure flagged rows, both sides, one session ---------------
+
+def asv_pattern(row):
+    """asv's -b regex for exactly this combination: asv matches a
+    parameterized benchmark as ``name(repr, repr, ...)``."""
+    combo = ", ".join(repr(v) for v in row.params.values())
+    return f"^{re.escape(row.benchmark)}\\({re.escape(combo)}\\)$"
+
+
+def confirm(rows, side_a, side_b, machine, results_dir, args):
+    """Re-measure the slower rows on both sides, interleaved, in one asv
+    session, appending rounds (asv --append-samples); returns each row's
+    round counts before, for judging the new rounds alone, or None if
+    nothing was measured."""
+    targets = [r for r in rows if r.verdict == SLOWER][:args.confirm_max]
+    if not targets:
+        return None
+    here = asvrun.machine_name()
+    if here != machine:
+        raise UsageError(f"--confirm re-measures on this machine ({here}), but the results "
+                         f"are from {machine}: run it there")
+    root = asvrun.repo_root()
+    profile = profiles.active_profile()
+    if args.config:
+        config_path = Path(args.config).resolve()
+        if not config_path.is_file():
+            raise UsageError(f"--config {args.config}: no such file")
+        conf = asvrun.load_config_at(config_path)
+    else:
+        # The repository's config, limited to the two sides' environments
+        # and writing into the results being compared.
+        numpys = sorted({side_a.numpy, side_b.numpy})
+        config_path = asvrun.profile_config(root, profile, numpys)
+        conf = asvrun.load_config_at(config_path)
+        conf["results_dir"] = str(Path(results_dir).resolve())
+        config_path.write_text(json.dumps(conf, indent=2) + "\n")
+    asvrun.register_machine(machine)
+    if side_a.commit == side_b.commit:
+        spec = f"{side_a.commit}^!"
+    else:
+        hashfile = config_path.with_name("confirm-hashes.txt")
+        hashfile.write_text(f"{side_a.commit}\n{side_b.commit}\n")
+        spec = f"HASHFILE:{hashfile}"
+    before = {r.key: (len(evidence.rounds_of(side_a.measurements[r.key])),
+                      len(evidence.rounds_of(side_b.measurements[r.key]))) for r in targets}
+    cmd = ["run", spec, "--config", str(config_path), "--machine", machine,
+           "--append-samples", "--record-samples", "--interleave-rounds", "--show-stderr",
+           "-a", f"rounds={args.confirm_rounds}"]
+    for r in targets:
+        cmd += ["-b", asv_pattern(r)]
+    print(f"[confirm] re-measuring {len(targets)} slower row(s), {args.confirm_rounds} rounds "
+          f"a side, both sides interleaved in this session (at most {args.confirm_timeout:g} s)",
+          file=sys.stderr, flush=True)
+    code = asvrun.asv(cmd, asvrun.asv_environ(conf, profile), root,
+                      timeout=args.confirm_timeout, to_stderr=True)
+    if code == asvrun.TIMED_OUT:
+        print(f"[confirm] stopped at {args.confirm_timeout:g} s: judging the rounds measured "
+              "so far", file=sys.stderr, flush=True)
+    return before
 
 
 # -- command line ---------------------------------------------------------------
@@ -347,10 +484,8 @@ def add_arguments(parser):
                        help="machine whose results to read (default: the only one)")
     judge = parser.add_argument_group("verdict and output")
     judge.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
-                       help="a significant change counts only beyond this ratio "
+                       help="the least change worth a verdict, whatever the resolution "
                             f"(default {DEFAULT_FACTOR})")
-    judge.add_argument("--p-threshold", type=float, default=stats.P_THRESHOLD,
-                       help=f"significance level (default {stats.P_THRESHOLD}, asv's)")
     judge.add_argument("--only-changed", action="store_true",
                        help="list only slower, faster, unstable and failing rows "
                             "(summaries count all)")
@@ -358,36 +493,79 @@ def add_arguments(parser):
     out.add_argument("--json", action="store_true", help="machine-readable output")
     out.add_argument("--markdown", action="store_true",
                      help="a Markdown table for a pull-request comment")
+    again = parser.add_argument_group("confirmation (re-measures with asv, on this machine)")
+    again.add_argument("--confirm", action="store_true",
+                       help="re-measure the slower rows on both sides, interleaved in one "
+                            "session (asv --append-samples), and gate on the new rounds alone")
+    again.add_argument("--confirm-rounds", type=int, default=6, metavar="N",
+                       help="rounds a side to add (default 6)")
+    again.add_argument("--confirm-max", type=int, default=12, metavar="ROWS",
+                       help="confirm at most this many rows, largest change first (default 12)")
+    again.add_argument("--config", metavar="ASV_CONF",
+                       help="asv config to re-measure with (default: the repository's "
+                            "asv.conf.json, limited to the two sides' environments)")
+    again.add_argument("--confirm-timeout", type=float, default=600.0, metavar="SECONDS",
+                       help="stop re-measuring after this long (default 600)")
 
 
-def _results_dir(given):
-    if given:
-        return Path(given)
-    try:
-        return asvrun.repo_root() / "results"
-    except UsageError:
-        return Path("results")
-
-
-def run(args):
+def _check(args):
     if not (args.factor >= 1.0 and math.isfinite(args.factor)):
         raise UsageError(f"--factor must be a number >= 1 (got {args.factor})")
-    if not 0 < args.p_threshold < 1:
-        raise UsageError(f"--p-threshold must be between 0 and 1 (got {args.p_threshold})")
-    results_dir = _results_dir(args.results)
+    if args.confirm_rounds < 2:
+        raise UsageError(f"--confirm-rounds must be at least 2 (got {args.confirm_rounds})")
+    if args.confirm_max < 1:
+        raise UsageError(f"--confirm-max must be at least 1 (got {args.confirm_max})")
+    if not (args.confirm_timeout > 0 and math.isfinite(args.confirm_timeout)):
+        raise UsageError(f"--confirm-timeout must be a positive number of seconds "
+                         f"(got {args.confirm_timeout})")
+
+
+def load_comparison(args):
+    """Everything a comparison needs from disk: machine, sides, kinds, noise."""
+    results_dir = asvrun.results_dir(args.results)
     machine = choose_machine(results_dir, args.machine)
     measurements = results.load(results_dir, machine)
     kinds = {name: info.get("type", "time")
              for name, info in results.load_benchmarks(results_dir).items()}
     root = results_dir if results_dir.is_dir() else Path.cwd()
     side_a, side_b = choose_sides(measurements, args, root)
-    rows = compare_sides(side_a, side_b, kinds, args.factor, args.p_threshold)
-    code = exit_code(rows)
+    noise = evidence.noise_of(measurements, sorted({side_a.commit, side_b.commit}))
+    return results_dir, machine, side_a, side_b, kinds, noise
+
+
+def run(args):
+    _check(args)
+    results_dir, machine, side_a, side_b, kinds, noise = load_comparison(args)
+    pair = {env for env, _ in noise.control_pair}
+    # The A/A comparison itself is judged without its own control term.
+    own_control = not (side_a.commit == side_b.commit and {side_a.env_name, side_b.env_name} == pair)
+    rows = compare_sides(side_a, side_b, kinds, args.factor, noise, own_control)
+    one_session = same_session(side_a, side_b)
+    confirmed = False
+    if args.confirm:
+        before = confirm(rows, side_a, side_b, machine, results_dir, args)
+        if before is not None:
+            flagged = {r.key for r in rows if r.verdict == SLOWER}
+            _, _, side_a, side_b, kinds, _ = load_comparison(args)
+            again = compare_sides(side_a, side_b, kinds, args.factor, noise, own_control,
+                                  skip=before)
+            again = {r.key: r for r in again}
+            for i, r in enumerate(rows):
+                if r.key in before and r.key in again:
+                    new = again[r.key]
+                    new.confirmed = "confirmed" if new.verdict == SLOWER else "not confirmed"
+                    new.note = (f"first {r.ratio:.2f}x; re-measured in one session: "
+                                f"{new.note or new.verdict}")
+                    rows[i] = new
+                elif r.key in flagged:
+                    r.confirmed = "not re-measured (--confirm-max)"
+            confirmed = True
+    gated = one_session or confirmed
+    code = exit_code(rows, gated)
     shown = [r for r in rows if r.verdict in CHANGED] if args.only_changed else rows
-    context = dict(machine=machine, factor=args.factor, threshold=args.p_threshold,
-                   counts=counts(rows), exit_code=code)
-    # Imported here: the report module reads this one's verdict names.
-    from .compare_report import render_json, render_markdown, render_text
-    render = render_json if args.json else render_markdown if args.markdown else render_text
+    context = dict(machine=machine, factor=args.factor, counts=counts(rows), exit_code=code,
+                   noise=noise, one_session=one_session, confirmed=confirmed, gated=gated)
+    render = (compare_report.render_json if args.json else
+              compare_report.render_markdown if args.markdown else compare_report.render_text)
     sys.stdout.write(render(side_a, side_b, rows, shown, context))
     return code

@@ -3,24 +3,17 @@ table for a pull-request comment, or JSON for scripts.
 
 Kept apart from the comparison so the verdict logic reads in one sitting;
 every renderer gets the same rows and says the same things: what was
-compared, one line per scenario, then the rows, largest change first.
+compared, how well this run can resolve a change (the negative control),
+whether the two sides share a session, one line per scenario, then the rows,
+largest change first.
 """
 
 import json
 import math
 
-from . import compare as c
-
-
-def fmt_value(value, unit):
-    if value is None:
-        return "-"
-    if unit == "seconds":
-        for scale, suffix in ((1, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")):
-            if abs(value) >= scale or suffix == "ns":
-                return f"{value / scale:.3g}{suffix}"
-    # Long units ("major*10000+minor*100+patch") would swamp the table.
-    return f"{value:.4g} {unit}" if 0 < len(unit) <= 8 else f"{value:.4g}"
+from . import evidence
+from .units import format_value
+from .verdicts import CHANGED, EXIT_SLOWER, FASTER, SLOWER, UNCHANGED, counts
 
 
 def fmt_ratio(ratio):
@@ -57,40 +50,87 @@ def scenario_lines(rows):
         by_scenario.setdefault(r.scenario, []).append(r)
     lines = []
     for scenario, group in sorted(by_scenario.items()):
-        counts = c.counts(group)
-        parts = [f"{n} {v}" for v, n in counts.items() if n]
-        slower = [r for r in group if r.verdict == c.SLOWER]
-        faster = [r for r in group if r.verdict == c.FASTER]
+        parts = [f"{n} {v}" for v, n in counts(group).items() if n]
+        slower = [r for r in group if r.verdict == SLOWER]
+        faster = [r for r in group if r.verdict == FASTER]
         if slower:
             worst = max(slower, key=lambda r: r.ratio)
             parts.append(f"worst {fmt_ratio(worst.ratio)} [{fmt_params(worst.params)}]")
         if faster:
             best = min(faster, key=lambda r: r.ratio)
             parts.append(f"best {fmt_ratio(best.ratio)} [{fmt_params(best.params)}]")
+        resolutions = [r.resolution for r in group if r.resolution]
+        if resolutions:
+            parts.append(f"resolves {min(resolutions):.2f}x-{max(resolutions):.2f}x")
         lines.append((scenario, ", ".join(parts)))
     return lines
 
 
+def noise_line(context):
+    """What the negative control says about this run."""
+    noise = context["noise"]
+    if not noise.control_pair:
+        return ("no negative control in this run (no environment duplicates the "
+                "pin-following one): resolutions from the rounds alone")
+    (env_a, _), (env_b, _) = noise.control_pair
+    return (f"negative control: {_short(env_a)} vs {_short(env_b)} (the same numpy), "
+            f"{noise.control_rows} rows; noise calibration x{noise.calibration:.2f}")
+
+
+def _short(env_name):
+    """"virtualenv-py3.11-numpy2.4.6-..." -> "numpy2.4.6"."""
+    for part in env_name.split("-"):
+        if part.startswith("numpy") or part.startswith("NPTHREADS_NUMPY"):
+            return part.replace("NPTHREADS_NUMPY", "numpy ")
+    return env_name
+
+
+def session_lines(side_a, side_b, context):
+    """Nothing when both sides share a session; else a plain statement and
+    what differs between the two sessions."""
+    if context["one_session"]:
+        return []
+    lines = ["the two sides were measured in different sessions: the machine's drift "
+             "between them is in every ratio"
+             + ("; verdicts gate only on rows re-measured with --confirm"
+                if not context["confirmed"] else "; rows re-measured in one session by --confirm")]
+    facts_a, facts_b = side_a.facts(), side_b.facts()
+    for fact in facts_a:
+        mark = "  " if facts_a[fact] == facts_b[fact] else "* "
+        lines.append(f"  {mark}{fact}: {facts_a[fact]} -> {facts_b[fact]}")
+    return lines
+
+
 def overall(context):
-    counts = context["counts"]
-    text = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    text = ", ".join(f"{n} {v}" for v, n in context["counts"].items() if n)
     newly = context.get("newly_failing", 0)
-    if context["exit_code"] == c.EXIT_SLOWER:
-        verdict = f"exit 1: significant slowdowns beyond {context['factor']:g}x"
+    slower = context["counts"][SLOWER]
+    if context["exit_code"] == EXIT_SLOWER:
+        verdict = "exit 1: slowdowns beyond each row's resolution"
+    elif slower and not context["gated"]:
+        verdict = (f"exit 0: {slower} row(s) look slower, but the sides come from different "
+                   "sessions; not gated: re-measure them with --confirm")
     else:
-        verdict = f"exit 0: no significant slowdown beyond {context['factor']:g}x"
+        verdict = "exit 0: no slowdown beyond each row's resolution"
     if newly:
         verdict += f" ({newly} newly failing, reported, not gated)"
     return f"{text}; {verdict}"
 
 
 def _criteria(context):
-    return (f"factor {context['factor']:g} in the medians and the fastest samples, "
-            f"Mann-Whitney U on the recorded samples, p < {context['threshold']:g}")
+    return (f"changed = beyond max({context['factor']:g}x, the row's resolution) with the "
+            f"rounds separated (Mann-Whitney U over round medians, p < "
+            f"{evidence.ROUND_ALPHA:g}); resolution = {evidence.Z:g} calibrated standard "
+            "errors, never below the row's own A/A difference")
 
 
 def _with_newly_failing(rows, context):
     return dict(context, newly_failing=sum(1 for r in rows if r.note == "newly failing"))
+
+
+def _note(r):
+    parts = [x for x in (r.confirmed, r.note) if x]
+    return "  (" + "; ".join(parts) + ")" if parts else ""
 
 
 def render_text(side_a, side_b, rows, shown, context):
@@ -98,20 +138,28 @@ def render_text(side_a, side_b, rows, shown, context):
     out = [f"compare {title(side_a, side_b)} on {context['machine']}",
            f"  from: {side_a.env_name} @ {side_a.commit[:8]}",
            f"  to:   {side_b.env_name} @ {side_b.commit[:8]}",
-           f"  ({_criteria(context)})", ""]
-    table = [("verdict", "ratio", "fastest", "p", "from", "to", "n", "benchmark [params]")]
+           f"  ({_criteria(context)})",
+           f"  {noise_line(context)}"]
+    out += [f"  {line}" for line in session_lines(side_a, side_b, context)]
+    out.append("")
+    table = [("verdict", "ratio", "resolves", "p", "from", "to", "rounds",
+              "benchmark [params]")]
     for r in shown:
-        what = r.name + (f" [{fmt_params(r.params)}]" if r.params else "")
-        what += f"  ({r.note})" if r.note else ""
-        table.append((r.verdict, fmt_ratio(r.ratio), fmt_ratio(r.fastest), fmt_p(r.p),
-                      fmt_value(r.before, r.unit), fmt_value(r.after, r.unit),
+        what = r.name + (f" [{fmt_params(r.params)}]" if r.params else "") + _note(r)
+        table.append((r.verdict, fmt_ratio(r.ratio), fmt_ratio(r.resolution), fmt_p(r.p),
+                      format_value(r.before, r.unit), format_value(r.after, r.unit),
                       f"{r.n_before}/{r.n_after}", what))
     widths = [max(len(row[i]) for row in table) for i in range(7)]
     for row in table:
         cells = [row[0].ljust(widths[0])] + [row[i].rjust(widths[i]) for i in range(1, 7)]
         out.append("  ".join(cells + [row[7]]))
+    unresolved = sum(1 for r in rows if r.verdict == UNCHANGED and r.resolution
+                     and r.resolution > evidence.USEFUL)
     out += ["", "per scenario:"]
     out += [f"  {name}: {text}" for name, text in scenario_lines(rows)]
+    if unresolved:
+        out.append(f"  {unresolved} unchanged row(s) cannot resolve a change below "
+                   f"{evidence.USEFUL:g}x in this run")
     out += ["", overall(context), ""]
     return "\n".join(out)
 
@@ -119,18 +167,17 @@ def render_text(side_a, side_b, rows, shown, context):
 def render_markdown(side_a, side_b, rows, shown, context):
     context = _with_newly_failing(rows, context)
     out = [f"### npthreads compare: {title(side_a, side_b)}", "",
-           f"Machine `{context['machine']}`; {_criteria(context)}.", "",
-           f"**{overall(context)}**", ""]
+           f"Machine `{context['machine']}`; {_criteria(context)}; {noise_line(context)}.", ""]
+    out += [f"> {line.strip()}" for line in session_lines(side_a, side_b, context)]
+    out += ["", f"**{overall(context)}**", ""]
     out += [f"- **{name}**: {text}" for name, text in scenario_lines(rows)]
-    out += ["", "| verdict | ratio | fastest | p | from | to | n | benchmark | params |",
+    out += ["", "| verdict | ratio | resolves | p | from | to | rounds | benchmark | params |",
             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in shown:
-        verdict = f"**{r.verdict}**" if r.verdict in c.CHANGED else r.verdict
-        note = f" ({r.note})" if r.note else ""
-        cells = [verdict + note, fmt_ratio(r.ratio), fmt_ratio(r.fastest), fmt_p(r.p),
-                 fmt_value(r.before, r.unit),
-                 fmt_value(r.after, r.unit), f"{r.n_before}/{r.n_after}", f"`{r.name}`",
-                 fmt_params(r.params)]
+        verdict = f"**{r.verdict}**" if r.verdict in CHANGED else r.verdict
+        cells = [verdict + _note(r), fmt_ratio(r.ratio), fmt_ratio(r.resolution), fmt_p(r.p),
+                 format_value(r.before, r.unit), format_value(r.after, r.unit),
+                 f"{r.n_before}/{r.n_after}", f"`{r.name}`", fmt_params(r.params)]
         out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
     if not shown:
         out.append("| (no rows) | | | | | | | | |")
@@ -139,7 +186,7 @@ def render_markdown(side_a, side_b, rows, shown, context):
 
 def _side_json(side):
     return {"env_name": side.env_name, "commit": side.commit, "numpy": side.numpy,
-            "openblas": side.openblas}
+            "openblas": side.openblas, "facts": side.facts()}
 
 
 def _finite(x):
@@ -148,16 +195,25 @@ def _finite(x):
 
 def render_json(side_a, side_b, rows, shown, context):
     context = _with_newly_failing(rows, context)
+    noise = context["noise"]
     data = {
         "from": _side_json(side_a), "to": _side_json(side_b),
         "machine": context["machine"], "factor": context["factor"],
-        "p_threshold": context["threshold"], "counts": context["counts"],
+        "round_alpha": evidence.ROUND_ALPHA, "z": evidence.Z,
+        "control": {"envs": [env for env, _ in noise.control_pair],
+                    "rows": noise.control_rows, "calibration": noise.calibration},
+        "one_session": context["one_session"], "confirmed": context["confirmed"],
+        "gated": context["gated"], "counts": context["counts"],
         "newly_failing": context["newly_failing"], "exit_code": context["exit_code"],
         "scenarios": dict(scenario_lines(rows)),
         "rows": [{"benchmark": r.benchmark, "scenario": r.scenario, "params": r.params,
                   "unit": r.unit, "verdict": r.verdict, "note": r.note,
+                  "confirmed": r.confirmed,
                   "from": _finite(r.before), "to": _finite(r.after),
-                  "ratio": _finite(r.ratio), "fastest_ratio": _finite(r.fastest), "p": r.p,
-                  "samples_from": r.n_before, "samples_to": r.n_after} for r in shown],
+                  "ratio": _finite(r.ratio), "resolution": _finite(r.resolution),
+                  "fastest_ratio": _finite(r.fastest), "p": r.p,
+                  "rounds_from": r.n_before, "rounds_to": r.n_after,
+                  "distribution_from": r.spread_before, "distribution_to": r.spread_after}
+                 for r in shown],
     }
     return json.dumps(data, indent=2) + "\n"

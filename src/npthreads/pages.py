@@ -86,9 +86,11 @@ def _runner_up_text(grid):
     second = grid.runner_up()
     if second is None:
         return "—"
-    config, slower, overlap = second
-    noise = {True: ", within noise", False: "", None: ", spread unknown"}[overlap]
-    return f"{config} (+{slower:.0%}{noise})"
+    config, slower, tied = second
+    others = len(grid.ties) - 1
+    if tied:
+        return f"tie: {config} (+{slower:.0%}, within noise; {others} tied in all)"
+    return f"{config} (+{slower:.0%}, beyond noise)"
 
 
 def _advice_section(rep):
@@ -103,11 +105,13 @@ def _advice_section(rep):
                      g.config(g.fastest) if g.fastest else "nothing measured",
                      (plots.format_time(g.fastest_time), True),
                      (report.speedup_text(over_naive), True),
-                     (report.speedup_text(over_serial), True),
+                     (report.speedup_text(over_serial) if not g.serial_disturbed
+                      else f"— (serial baseline not used: {g.serial_disturbed})", True),
                      (f"{rate[0]:.3g} {rate[1]}" if rate else "—", True),
                      (f"{rate[2]:.0%}" if rate and rate[2] is not None else "—", True),
                      _runner_up_text(g), a.winners_text()])
-    head = ["scenario", "size", "fastest configuration", "time", "vs naive", "vs serial",
+    head = ["scenario", "size", "fastest configuration (ties: fewest threads)", "time",
+            "vs naive", "vs serial",
             "achieved", "share of machine limit", "runner-up", "same winner on every numpy?"]
     return (f"<h2 id=\"advice\">The advice</h2>\n<p>For {esc(env.label if env else '?')}: "
             "per scenario and size, the fastest configuration measured, its speed-up "
@@ -116,8 +120,13 @@ def _advice_section(rep):
             "limit: GFLOP/s against the calibrated DGEMM peak for matmul, GB/s against "
             "the measured triad bandwidth for dot and fill (a share above 100% means "
             "the data sat in cache, which is faster than the memory the triad measures). "
-            "The runner-up is the second-fastest configuration; \"within noise\" means the "
-            "interquartile ranges of the two overlap, so this machine cannot tell them apart. "
+            "A configuration is named fastest only when it beats the others beyond the noise "
+            "measured in this run (its rounds separate and the gap exceeds the row's "
+            "resolution, as in npthreads compare); otherwise the cells it cannot tell apart "
+            "are a tie, resolved towards the fewest threads, and the runner-up column says "
+            "so. \"Same winner on every numpy\" counts a tie as the same. A serial "
+            "baseline whose rounds scatter, or that is far off the same cell in the run's "
+            "other environments, is not used for a speed-up. "
             "&mdash; means not measured or not applicable.</p>\n" + _table(head, rows))
 
 

@@ -12,9 +12,10 @@ size and environment, the environments' facts, and the advice rows.
 
 import math
 import re
+import statistics
 from dataclasses import dataclass, field
 
-from . import blasfacts, profiles, results, workloads
+from . import blasfacts, evidence, profiles, results, workloads
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,11 @@ class Grid:
     naive_cell: tuple | None = None   # (row, col) when the naive config is in this grid
     serial_text: str = ""
     naive_text: str = ""
+    # Cells the fastest does not beat beyond the noise (issue 8): the
+    # "fastest" above is the one of them with the fewest threads.
+    ties: list = field(default_factory=list)
+    serial_disturbed: str = ""    # why the serial baseline is not used, if it is not
+    size_params: tuple = ()       # ((param, label), ...) outside the heat map
 
     def time(self, key):
         m = self.cells.get(key)
@@ -184,17 +190,20 @@ class Grid:
         return self.time(self.fastest) if self.fastest else None
 
     def runner_up(self):
-        """(config, how much slower than the fastest, within noise?) of the
-        second-fastest cell, or None. Within noise: the two cells' interquartile
-        ranges overlap, so on this machine the "fastest" is not a clear winner."""
-        ok = sorted((k for k in self.cells if self.time(k) is not None), key=self.time)
-        if len(ok) < 2:
+        """(config, how much slower than the named fastest, within noise?)
+        of the next cell, or None: another tied cell if there is one (within
+        noise: this machine cannot tell them apart), else the quickest cell
+        the fastest beats beyond the noise."""
+        if not self.fastest:
             return None
-        best, second = self.cells[ok[0]], self.cells[ok[1]]
-        overlap = None
-        if best.q75 is not None and second.q25 is not None:
-            overlap = best.q75 >= second.q25
-        return self.config(ok[1]), second.value / best.value - 1.0, overlap
+        others = [k for k in self.ties if k != self.fastest]
+        tied = bool(others)
+        if not tied:
+            others = [k for k in self.cells if self.time(k) is not None and k != self.fastest]
+        if not others:
+            return None
+        second = min(others, key=self.time)
+        return self.config(second), self.time(second) / self.fastest_time - 1.0, tied
 
     def speedup(self, key, over):
         """``over`` time / this cell's time (>1: the cell is faster)."""
@@ -254,14 +263,14 @@ def _ordered(values, axis_order):
 
 
 def _find(measurements, benchmark_class, params, size_params):
-    """The time of the measurement of ``benchmark_class`` (any time_ method)
-    whose params match ``params`` and ``size_params``."""
+    """The measurement of ``benchmark_class`` (any time_ method) whose
+    params match ``params`` and ``size_params``, or None."""
     want = dict(size_params, **dict(params))
     for m in measurements:
-        if m.scenario == benchmark_class and m.benchmark.rsplit(".", 1)[-1].startswith("time") \
+        if m.scenario == benchmark_class and evidence.is_timed(m.benchmark) \
                 and all(m.params.get(k) == v for k, v in want.items()) \
                 and set(m.params) <= set(want):
-            return m.value if m.status == "ok" else None
+            return m
     return None
 
 
@@ -274,10 +283,20 @@ def _env_facts(measurements):
     return facts
 
 
-def build(results_dir, machine):
-    """The report of one machine, from its newest result per environment."""
+def build(results_dir, machine, commit=None):
+    """The report of one machine, from its newest result per environment
+    (or from one ``commit``'s run)."""
     info = results.machines(results_dir).get(machine, {})
-    measured = results.latest_per_environment(results.load(results_dir, machine))
+    everything = results.load(results_dir, machine)
+    if commit:
+        measured = [m for m in everything if m.commit == commit]
+    else:
+        measured = results.latest_per_environment(everything)
+    noise = evidence.noise_of(everything, sorted({m.commit for m in measured}))
+    across_envs = {}
+    for m in measured:
+        if m.status == "ok" and m.value:
+            across_envs.setdefault(_key(m), []).append(m.value)
     by_env = {}
     for m in measured:
         by_env.setdefault(m.env_name, []).append(m)
@@ -310,8 +329,10 @@ def build(results_dir, machine):
             for env in envs:
                 cells_ms = sizes[size].get(env.name)
                 if cells_ms:
-                    report.grids.append(_grid(benchmark, spec, row_name, col_name, size, env,
-                                              cells_ms, by_env[env.name], param_order))
+                    grid = _grid(benchmark, spec, row_name, col_name, size, env,
+                                 cells_ms, by_env[env.name], param_order)
+                    _judge_grid(grid, noise, by_env[env.name], spec, across_envs)
+                    report.grids.append(grid)
     return report
 
 
@@ -330,7 +351,7 @@ def _grid(benchmark, spec, row_name, col_name, size, env, cells_ms, env_ms, para
     grid = Grid(
         benchmark=benchmark, scenario=cells_ms[0].scenario,
         size=", ".join(v if p == "size" else f"{p}={v}" for p, v in size),
-        env=env, row_name=row_name, col_name=col_name,
+        env=env, row_name=row_name, col_name=col_name, size_params=size,
         row_labels=_ordered([k[0] for k in cells], param_order.get((benchmark, row_name), [])),
         col_labels=_ordered([k[1] for k in cells], param_order.get((benchmark, col_name), [])),
         cells=cells)
@@ -351,8 +372,94 @@ def _grid(benchmark, spec, row_name, col_name, size, env, cells_ms, env_ms, para
             if which == "naive" and cell in cells:
                 grid.naive_cell = cell
         else:
-            setattr(grid, f"{which}_time", _find(env_ms, ref.scenario, ref.params, size))
+            found = _find(env_ms, ref.scenario, ref.params, size)
+            setattr(grid, f"{which}_time",
+                    found.value if found is not None and found.status == "ok" else None)
     return grid
+
+
+# -- what the grid's evidence allows it to say (issue 8) ---------------------------
+
+def _key(m):
+    return (m.benchmark, tuple(sorted(m.params.items())))
+
+
+def threads_of(params, cores):
+    """Threads a configuration runs, Python x BLAS, from its labels: "1",
+    "cores", "2xcores", "default" (the BLAS's own: one per core),
+    "serial loop", "ThreadPool()" (one per core), "ThreadPool(2xcores)"."""
+    def count(label):
+        label = str(label)
+        if label == "serial loop":
+            return 1
+        if "(" in label:
+            label = label[label.index("(") + 1:label.rindex(")")] or "cores"
+        if label in ("cores", "default"):
+            return cores
+        if label.endswith("xcores") and label[:-6].isdigit():
+            return int(label[:-6]) * cores
+        return int(label) if label.isdigit() else None
+
+    total = 1
+    for name, label in params:
+        if name in ("python_threads", "blas_threads", "executor", "omp_num_threads"):
+            n = count(label)
+            total *= n if n else 1
+    return total
+
+
+def _judge_grid(grid, noise, env_ms, spec, across_envs):
+    """Ties with the fastest, the named fastest (fewest threads among the
+    ties), and whether the serial baseline can carry a speed-up."""
+    ok = {k: m for k, m in grid.cells.items() if m.status == "ok" and m.value is not None}
+    if not ok:
+        return
+    quickest = min(ok, key=lambda k: ok[k].value)
+    best = ok[quickest]
+    best_rounds = evidence.rounds_of(best)
+    ties = []
+    for k, m in ok.items():
+        rounds = evidence.rounds_of(m)
+        resolution = max((r for r in (noise.resolution(_key(best), len(best_rounds), len(rounds)),
+                                      noise.resolution(_key(m), len(best_rounds), len(rounds)))
+                          if r), default=None)
+        j = evidence.judge(best_rounds, rounds, resolution, evidence.FACTOR)
+        if k == quickest or not (j.direction > 0 and j.separated):
+            ties.append(k)
+    cores = int(grid.env.facts.get("usable_cores") or 1)
+    # Fewest threads; among equal counts the grid's own order (serial loop
+    # before ThreadPool(1), ThreadPool before ThreadPoolExecutor), not the
+    # measured times, which a tie by definition cannot order.
+    def order(k):
+        return (threads_of(ok[k].params.items(), cores),
+                grid.row_labels.index(k[0]) if k[0] in grid.row_labels else 0,
+                grid.col_labels.index(k[1]) if k[1] in grid.col_labels else 0)
+
+    ties.sort(key=order)
+    grid.ties = ties
+    grid.fastest = ties[0]
+    serial = _serial_measurement(grid, spec, env_ms)
+    if serial is not None and serial.status == "ok":
+        why = evidence.disturbed(evidence.rounds_of(serial))
+        typical = statistics.median(across_envs.get(_key(serial)) or [serial.value])
+        if not why and serial.value > evidence.USEFUL * typical:
+            why = (f"{serial.value / typical:.1f}x the same cell's median over the run's "
+                   "environments")
+        if why:
+            grid.serial_disturbed = why
+            grid.serial_time = None
+
+
+def _serial_measurement(grid, spec, env_ms):
+    """The Measurement behind the serial baseline, where there is one."""
+    ref = spec.serial if spec else None
+    if ref is None:
+        return None
+    if ref.scenario is None:
+        params = dict(ref.params)
+        return grid.cells.get((params.get(grid.row_name, "") if grid.row_name else "",
+                               params.get(grid.col_name)))
+    return _find(env_ms, ref.scenario, ref.params, grid.size_params)
 
 
 # -- the machine's limit ------------------------------------------------------
@@ -389,30 +496,48 @@ def achieved(grid, key=None):
 @dataclass
 class Advice:
     grid: Grid                    # the advice environment's grid
-    winners: dict                 # numpy label -> fastest config there
+    winners: dict                 # numpy label -> set of configs tied for fastest there
 
     @property
     def same_everywhere(self):
-        return len(set(self.winners.values())) <= 1
+        """One configuration is among the fastest (ties counted) everywhere."""
+        sets = list(self.winners.values())
+        return bool(sets) and bool(set.intersection(*sets))
 
     def winners_text(self):
+        if len(self.winners) < 2:
+            return "only one version measured"
         if self.same_everywhere:
-            return "yes" if len(self.winners) > 1 else "only one version measured"
-        return f"no: {len(set(self.winners.values()))} different in {len(self.winners)} versions"
+            return "yes (ties counted)"
+        distinct = {min(s) for s in self.winners.values()}
+        return f"no: {len(distinct)} different in {len(self.winners)} versions"
 
 
 def advice(report):
     """One row per scenario and size, for the advice environment, with the
-    fastest configuration in every other environment for comparison."""
+    configurations tied for fastest in every environment for comparison."""
     env = report.advice_env()
     rows = []
     for (benchmark, size), grids in report.figures().items():
         mine = [g for g in grids if g.env is env]
         if not mine:
             continue
-        winners = {g.env.label: g.config(g.fastest) for g in grids if g.fastest}
+        winners = {g.env.label: {g.config(k) for k in (g.ties or [g.fastest])}
+                   for g in grids if g.fastest}
         rows.append(Advice(mine[0], winners))
     return rows
+
+
+def advice_by_run(results_dir, machine, commits):
+    """(scenario, size) -> the recommended configuration in each run's advice
+    environment: what ``npthreads reproducibility`` checks for stability."""
+    out = {}
+    for commit in commits:
+        for a in advice(build(results_dir, machine, commit)):
+            g = a.grid
+            out.setdefault((g.scenario, g.size or "-"), []).append(
+                g.config(g.fastest) if g.fastest else "nothing measured")
+    return {k: v for k, v in out.items() if len(v) == len(commits)}
 
 
 def speedup_text(value):

@@ -46,6 +46,9 @@ class Measurement:
     requirements: dict = field(default_factory=dict)
     python: str = ""
     date: int = 0             # commit time, ms since epoch
+    per_round: int | None = None  # samples each asv round took (the suite's fixed repeat)
+    started_at: int = 0       # when asv last ran this benchmark, ms since epoch
+    env_vars: dict = field(default_factory=dict)  # the matrix's variables for this env
 
     @property
     def scenario(self):
@@ -82,6 +85,13 @@ def _label(text):
     except (ValueError, SyntaxError):
         return str(text)
     return str(value)
+
+
+def _int(value):
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def load_benchmarks(results_dir):
@@ -134,6 +144,8 @@ def read_result_file(path, benchmarks):
         params = record.get("params") or []
         names = info.get("param_names") or [f"p{i}" for i in range(len(params))]
         combos = list(itertools.product(*params)) if params else [()]
+        repeat = info.get("repeat")
+        per_round = repeat if isinstance(repeat, int) and repeat > 0 else None
         values = record.get("result")
         values = values if isinstance(values, list) else [None] * len(combos)
         if len(values) != len(combos):  # else every later row would be mislabelled
@@ -159,7 +171,9 @@ def read_result_file(path, benchmarks):
                 value=value, status=status, unit=info.get("unit", ""),
                 samples=list(samples[i] or []), q25=q25[i], q75=q75[i],
                 requirements=dict(data.get("requirements") or {}),
-                python=str(data.get("python", "")), date=int(data.get("date") or 0)))
+                python=str(data.get("python", "")), date=int(data.get("date") or 0),
+                per_round=per_round, started_at=_int(record.get("started_at")),
+                env_vars=dict(data.get("env_vars") or {})))
     return out
 
 

@@ -1,0 +1,183 @@
+"""``npthreads reproducibility``: do the verdicts hold when measured again?
+
+A verdict that flips when measured again is worse than none (issue 8). Given
+several full runs in ``results/`` (one commit each, every environment of the
+matrix), this judges, in every run on its own, each adjacent numpy pair and
+the A/A pair (the pin-following environment against the matrix entry with
+the same numpy, both directions) exactly as ``npthreads compare`` would, and
+prints:
+
+- per pair, the rows flagged (slower or faster) in each run, and of the rows
+  flagged in any run how many carry the same verdict in all of them;
+- the A/A figures: rows flagged and exit code per run;
+- per scenario, the smallest change its rows resolve (the median resolution
+  over the runs' pairs): what a verdict on this machine can and cannot see;
+- the advice (fastest configuration or the tie it falls back to) per
+  scenario, size and numpy, and in how many runs it is the same.
+
+A measurement of the machine and the method, not a test: it exits 0 unless
+the input is unusable.
+"""
+
+import statistics
+import sys
+from collections import defaultdict
+
+from . import UsageError, asvrun, compare, evidence, results
+from .report import advice_by_run, version_key
+from .verdicts import EXIT_SLOWER, FASTER, SLOWER
+
+
+def add_arguments(parser):
+    parser.add_argument("--results", metavar="DIR",
+                        help="asv results directory (default: results/ of the repository)")
+    parser.add_argument("--machine", metavar="NAME",
+                        help="machine whose results to read (default: the only one)")
+    parser.add_argument("--commits", nargs="+", metavar="REF",
+                        help="the runs to compare (default: the newest three full runs)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="how many of the newest full runs, without --commits (default 3)")
+    parser.add_argument("--factor", type=float, default=compare.DEFAULT_FACTOR,
+                        help=f"as for compare (default {compare.DEFAULT_FACTOR})")
+
+
+def full_runs(measurements):
+    """Commits whose run has a negative control (a full matrix run), newest first."""
+    dates = {}
+    for m in measurements:
+        dates[m.commit] = max(dates.get(m.commit, 0), m.date, m.started_at)
+    return [c for c in sorted(dates, key=dates.get, reverse=True)
+            if evidence.control_pair(measurements, c)]
+
+
+def _side(measurements, env_name, commit):
+    side = compare.Side(env_name, commit)
+    for m in measurements:
+        if m.env_name == env_name and m.commit == commit:
+            side.measurements[(m.benchmark, tuple(sorted(m.params.items())))] = m
+    return side
+
+
+def judge_run(measurements, commit, kinds, factor):
+    """pair label -> rows, for every adjacent numpy pair and both A/A
+    directions at ``commit``; and the run's noise model."""
+    noise = evidence.noise_of(measurements, [commit])
+    envs = {}
+    for m in measurements:
+        if m.commit == commit:
+            envs.setdefault(m.numpy, m.env_name)
+    matrix = sorted((v for v in envs if v != "pinned"), key=version_key)
+    pairs = [(a, b) for a, b in zip(matrix, matrix[1:])]
+    control = evidence.control_pair(measurements, commit)
+    twin = next(v for v, e in envs.items() if e == control[0]) if control else None
+    if twin:
+        pairs += [(twin, "pinned"), ("pinned", twin)]
+    out = {}
+    for a, b in pairs:
+        aa = "pinned" in (a, b)
+        side_a = _side(measurements, envs[a], commit)
+        side_b = _side(measurements, envs[b], commit)
+        rows = compare.compare_sides(side_a, side_b, kinds, factor, noise, own_control=not aa)
+        out[(a, b)] = rows
+    return out, noise
+
+
+def _label(pair):
+    a, b = pair
+    return f"{a} -> {b}" + ("  (A/A)" if "pinned" in pair else "")
+
+
+def report(runs_rows, runs_noise, commits, advice):
+    """The text of the reproducibility report."""
+    lines = [f"reproducibility over {len(commits)} runs: "
+             + ", ".join(c[:8] for c in commits), ""]
+    lines.append("noise calibration (negative control) per run: "
+                 + ", ".join(f"x{n.calibration:.2f}" for n in runs_noise))
+    lines.append("")
+    pairs = [p for p in runs_rows[0] if all(p in r for r in runs_rows)]
+    header = ("pair", *[f"flagged {c[:8]}" for c in commits], "flagged in any",
+              "same in all", "share")
+    table = [header]
+    summary = {}
+    for pair in pairs:
+        verdicts = [{r.key: r.verdict for r in rows[pair] if r.verdict in (SLOWER, FASTER)}
+                    for rows in runs_rows]
+        anywhere = set().union(*verdicts)
+        same = [k for k in anywhere if len({v.get(k) for v in verdicts}) == 1]
+        share = len(same) / len(anywhere) if anywhere else None
+        summary[pair] = (verdicts, anywhere, same)
+        table.append((_label(pair), *[str(len(v)) for v in verdicts], str(len(anywhere)),
+                      str(len(same)), f"{share:.0%}" if share is not None else "-"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths))))
+    lines.append("")
+    for pair in pairs:
+        verdicts, anywhere, same = summary[pair]
+        if not anywhere:
+            continue
+        lines.append(f"{_label(pair)}: rows flagged in any run")
+        for key in sorted(anywhere):
+            benchmark, params = key
+            marks = " ".join(f"{v.get(key, '-'):>7}" for v in verdicts)
+            lines.append(f"  {marks}  {results.scenario_of(benchmark)} "
+                         + ", ".join(f"{k}={val}" for k, val in params))
+    lines.append("")
+    aa = [p for p in pairs if "pinned" in p]
+    for pair in aa:
+        codes = [compare.exit_code(rows[pair]) for rows in runs_rows]
+        flagged = [sum(r.verdict in (SLOWER, FASTER) for r in rows[pair]) for rows in runs_rows]
+        lines.append(f"A/A {_label(pair)}: flagged {flagged} rows, exit "
+                     f"{codes} ({sum(c == EXIT_SLOWER for c in codes)} of {len(codes)} exit 1)")
+    lines.append("")
+    lines.append("smallest change each scenario resolves (median over runs and pairs; "
+                 "best row - worst row):")
+    by_scenario = defaultdict(list)
+    for rows_by_pair in runs_rows:
+        for pair, rows in rows_by_pair.items():
+            for r in rows:
+                if r.resolution:
+                    by_scenario[r.scenario].append(r.resolution)
+    for scenario, values in sorted(by_scenario.items()):
+        lines.append(f"  {scenario}: {statistics.median(values):.2f}x "
+                     f"({min(values):.2f}x - {max(values):.2f}x)")
+    if advice:
+        lines.append("")
+        same = sum(1 for per_run in advice.values() if len(set(per_run)) == 1)
+        lines.append(f"advice: the same recommendation (or the same tie) in all runs for "
+                     f"{same} of {len(advice)} rows ({same / len(advice):.0%})")
+        for key, per_run in sorted(advice.items()):
+            if len(set(per_run)) > 1:
+                lines.append(f"  differs: {' / '.join(key)}: " + " | ".join(per_run))
+    return "\n".join(lines) + "\n"
+
+
+def run(args):
+    results_dir = asvrun.results_dir(args.results)
+    machine = compare.choose_machine(results_dir, args.machine)
+    measurements = results.load(results_dir, machine)
+    kinds = {name: info.get("type", "time")
+             for name, info in results.load_benchmarks(results_dir).items()}
+    available = full_runs(measurements)
+    if args.commits:
+        root = results_dir if results_dir.is_dir() else None
+        commits = [compare.select_commit(available, ref, "a full run", root)
+                   for ref in args.commits]
+    else:
+        if args.runs < 2:
+            raise UsageError(f"--runs must be at least 2 (got {args.runs})")
+        commits = available[:args.runs]
+    if len(commits) < 2:
+        raise UsageError(f"{results_dir}/{machine}: {len(available)} full run(s) with a "
+                         "negative control; reproducibility needs at least two")
+    runs_rows, runs_noise = [], []
+    for i, commit in enumerate(commits, 1):
+        print(f"[reproducibility] judging run {i}/{len(commits)} ({commit[:8]})",
+              file=sys.stderr, flush=True)
+        rows, noise = judge_run(measurements, commit, kinds, args.factor)
+        runs_rows.append(rows)
+        runs_noise.append(noise)
+    advice = advice_by_run(results_dir, machine, commits)
+    sys.stdout.write(report(runs_rows, runs_noise, commits, advice))
+    return 0

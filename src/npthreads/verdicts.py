@@ -1,0 +1,20 @@
+"""The names of a comparison's verdicts and its exit codes: one home, read by
+the comparison (``compare``), its renderers (``compare_report``) and the
+reproducibility report, so none of them imports another for a string."""
+
+SLOWER, FASTER, UNCHANGED, TOO_FEW = "slower", "faster", "unchanged", "too few rounds"
+UNSTABLE = "unstable"
+FAILED, SKIPPED, MISSING, TRACKED = "failed", "skipped", "missing", "tracked"
+# In the order the summaries list them.
+VERDICTS = (SLOWER, FASTER, UNSTABLE, UNCHANGED, TOO_FEW, FAILED, SKIPPED, MISSING, TRACKED)
+CHANGED = (SLOWER, FASTER, UNSTABLE, FAILED)
+
+EXIT_OK, EXIT_SLOWER = 0, 1
+
+
+def counts(rows):
+    """verdict -> how many rows carry it (every verdict present, zeros too)."""
+    out = dict.fromkeys(VERDICTS, 0)
+    for r in rows:
+        out[r.verdict] += 1
+    return out
