@@ -46,3 +46,59 @@ def test_waiting_for_memory_gives_up_at_once_when_the_machine_cannot_hold_it():
 
 def test_waiting_for_memory_returns_none_when_it_fits():
     assert machine.wait_until_fits(1024, "tiny", seconds=30) is None
+
+
+def test_machine_identity_stays_the_same_across_kernel_builds(monkeypatch):
+    """Two sessions on the same hardware, two kernel builds and memory
+    counted a few KiB apart: the same identity, so asv's graph paths do not
+    split (issue 9)."""
+    import platform
+
+    from npthreads import asvrun, machine
+    seen = []
+    for release, total in (("6.18.44-fc-v669", 25276502016), ("6.18.44-fc-v657", 25276510208)):
+        monkeypatch.setattr(platform, "release", lambda r=release: r)
+        monkeypatch.setattr(machine, "memory_bytes", lambda t=total: (t, t // 2))
+        seen.append(asvrun.machine_identity("box"))
+    assert seen[0] == seen[1]
+    assert seen[0]["os"] == platform.system() and seen[0]["ram"] == "24GiB"
+
+
+def test_committed_results_are_one_series_per_environment():
+    """asv puts every machine field of a result file's params into the graph
+    path: two files of one machine and environment with different params
+    would be two histories."""
+    import json
+
+    from .conftest import ROOT
+    series = {}
+    for path in (ROOT / "results").glob("*/*.json"):
+        if path.name == "machine.json":
+            continue
+        data = json.loads(path.read_text())
+        key = (path.parent.name, data["env_name"])
+        series.setdefault(key, set()).add(json.dumps(data["params"], sort_keys=True))
+    assert series, "no committed results"
+    split = {k: v for k, v in series.items() if len(v) > 1}
+    assert not split, f"environments split into several series: {sorted(split)}"
+
+
+def test_stabilise_rewrites_only_the_machine_fields(tmp_path):
+    import json
+
+    from npthreads import results
+    folder = tmp_path / "box"
+    folder.mkdir()
+    (folder / "machine.json").write_text(json.dumps({"machine": "box", "os": "Linux 6.1-a",
+                                                     "ram": "1000", "version": 1}))
+    data = {"commit_hash": "c" * 40, "env_name": "e", "params": {
+        "machine": "box", "os": "Linux 6.1-a", "ram": "1000", "numpy": "2.4.6"},
+        "results": {"b": [float("nan")]}}
+    (folder / "cccccccc-e.json").write_text(json.dumps(data))
+    identity = {"machine": "box", "arch": "x86_64", "cpu": "C", "num_cpu": "2", "os": "Linux",
+                "ram": "1GiB"}
+    assert results.stabilise_machine(tmp_path, identity) == 2
+    rewritten = json.loads((folder / "cccccccc-e.json").read_text())
+    assert rewritten["params"]["os"] == "Linux" and rewritten["params"]["numpy"] == "2.4.6"
+    assert rewritten["results"]["b"][0] != rewritten["results"]["b"][0]  # NaN kept
+    assert results.stabilise_machine(tmp_path, identity) == 0

@@ -239,3 +239,24 @@ def test_fastest_is_named_only_beyond_the_noise(tmp_path):
                  [r for r in scattered for _ in range(site_fixture.PER_ROUND)])
     grid = report.build(results_dir, "fixture-2cpu").figures()[(tutorial, size)][1]
     assert grid.serial_time is None and "rounds" in grid.serial_disturbed
+
+
+def test_hostile_values_are_shown_invalid_not_a_traceback(tmp_path, capsys):
+    """Negative, infinite, zero and non-numeric values (a hand-edited file,
+    another tool) become "invalid" with one warning line naming the file; the
+    reports are still written (issue 9)."""
+    from npthreads import pages
+    results_dir = tmp_path / "results"
+    site_fixture.write(results_dir)
+    path = next((results_dir / "fixture-2cpu").glob("*numpy2.4.6-*.json"))
+    data = json.loads(path.read_text())
+    values = data["results"]["bench_matmul.MatmulThreadSplit.time_matmul_batch"][0]
+    values[:4] = [-1.0, float("inf"), "fast", 0.0]
+    path.write_text(json.dumps(data))
+    written = pages.write_reports(results_dir, tmp_path / "reports")
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "invalid value" in line]
+    assert warnings and all(str(path) in line for line in warnings)
+    assert "4 invalid value(s)" in warnings[0]
+    page = dict(written)["fixture-2cpu"].read_text()
+    assert ">invalid<" in page

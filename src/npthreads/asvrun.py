@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from . import UsageError, machine
@@ -89,29 +90,58 @@ def machine_name():
     return f"{cpu}-{facts['usable_cores']}cpu-{gib}gib"
 
 
+def machine_identity(name):
+    """The fields asv puts into every graph's path (``graphs/arch-.../os-.../
+    ram-.../``), from facts that stay the same across sessions on the same
+    hardware: arch, CPU model, cores, OS family and memory in whole GiB.
+
+    Not the kernel build or memory to the byte: a fresh VM of the same kind
+    said "Linux 6.18.44-fc-v657, 25276510208" where the committed runs said
+    "fc-v669, 25276502016", and every environment's history split in two
+    (issue 9). Those details go to the session log (``record_session``)."""
+    facts = machine.machine_facts()
+    return {
+        "machine": name,
+        "arch": facts["arch"],
+        "cpu": facts["cpu"],
+        "num_cpu": str(facts["usable_cores"]),
+        "os": facts["os_family"],
+        "ram": f"{round(facts['memory_total_bytes'] / 2**30)}GiB",
+    }
+
+
 def register_machine(name):
     """Write this machine's entry, every field filled, into ~/.asv-machine.json
     (keeping the other entries), so asv asks no questions."""
-    facts = machine.machine_facts()
     path = Path(os.path.expanduser("~/.asv-machine.json"))
     try:
         data = json.loads(path.read_text()) if path.exists() else {}
     except (OSError, ValueError):
         raise UsageError(f"{path} is not valid JSON; fix or remove it") from None
     data["version"] = 1
-    data[name] = {
-        "machine": name,
-        "arch": facts["arch"],
-        "cpu": facts["cpu"],
-        "num_cpu": str(facts["usable_cores"]),
-        "os": facts["os"],
-        "ram": str(facts["memory_total_bytes"]),
-    }
+    data[name] = machine_identity(name)
     try:
         path.write_text(json.dumps(data, indent=4) + "\n")
     except OSError as err:
         raise UsageError(f"cannot register the machine in {path}: {err.strerror}") from None
     return data[name]
+
+
+def record_session(results_dir, name, commit, profile, removed):
+    """Append what this session ran on to ``<results>/<machine>/sessions.jsonl``
+    (asv reads only *.json there): the details that change between sessions
+    without changing the hardware, and the BLAS variables bench removed."""
+    facts = machine.machine_facts()
+    line = {"commit": commit, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "profile": profile, "os": facts["os"], "ram_bytes": facts["memory_total_bytes"],
+            "usable_cores": facts["usable_cores"], "blas_env_removed": removed}
+    folder = Path(results_dir) / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "sessions.jsonl", "a") as f:
+            f.write(json.dumps(line, sort_keys=True) + "\n")
+    except OSError as err:
+        raise UsageError(f"cannot write {folder / 'sessions.jsonl'}: {err.strerror}") from None
 
 
 def _matrix_pythons(conf):
@@ -205,13 +235,16 @@ def asv_environ(conf, profile):
     env = dict(os.environ)
     env["PATH"] = path_with_pythons(conf)
     env[PROFILE_ENV] = profile
-    removed = [f"{var}={env.pop(var)}" for var in BLAS_ENV_VARS if var in env]
-    print("[npthreads] BLAS settings: "
-          + (f"removed {', '.join(removed)} from the benchmarks' environment"
-             if removed else "none in the environment")
-          + "; OpenBLAS detects the CPU kernel; thread counts pinned by asv.conf.json",
-          flush=True)
+    for var in BLAS_ENV_VARS:
+        env.pop(var, None)
     return env
+
+
+def blas_env_removed(environ=None):
+    """The ``BLAS_ENV_VARS`` set in ``environ`` (default: ours), as VAR=value:
+    what ``asv_environ`` keeps away from the benchmarks."""
+    environ = os.environ if environ is None else environ
+    return [f"{var}={environ[var]}" for var in BLAS_ENV_VARS if var in environ]
 
 
 # What ``asv`` returns when ``timeout`` stopped it.

@@ -31,18 +31,29 @@ def run(args):
     name = asvrun.machine_name()
     facts = asvrun.register_machine(name)
     print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
-          f"{int(facts['ram']) / 2**30:.1f} GiB; profile {profile}", flush=True)
+          f"{facts['ram']}; profile {profile}", flush=True)
     config = asvrun.profile_config(root, profile, args.numpy)
     results_dir, _ = asvrun.config_dirs(root, config)
     # A corrupt result file already on disk is named now, in one line,
     # before asv runs for minutes and then trips over it.
     if (results_dir / "benchmarks.json").is_file():
         results.load(results_dir)
+        relabelled = results.stabilise_machine(results_dir, facts)
+        if relabelled:
+            print(f"[npthreads] results: {relabelled} file(s) of {name} re-labelled with the "
+                  "machine's stable identity (one history series per environment)", flush=True)
     env = asvrun.asv_environ(conf, profile)
+    removed = asvrun.blas_env_removed()
+    print("[npthreads] BLAS settings: "
+          + (f"removed {', '.join(removed)} from the benchmarks' environment"
+             if removed else "no BLAS variable in the environment")
+          + "; OpenBLAS detects the CPU kernel; thread counts pinned by asv.conf.json",
+          flush=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                             text=True).stdout.strip()
     if not commit:
         raise UsageError(f"{root} has no commit to benchmark")
+    asvrun.record_session(results_dir, name, commit, profile, removed)
     cmd = ["run", f"{commit}^!", "--config", str(config), "--machine", name,
            "--record-samples", "--show-stderr", "--interleave-rounds"]
     if profile == "quick":

@@ -48,8 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import UsageError, asvrun, blasfacts, compare_report, evidence, profiles, results
-from .verdicts import (CHANGED, EXIT_OK, EXIT_SLOWER, FAILED, FASTER, MISSING, SKIPPED,
-                       SLOWER, TOO_FEW, TRACKED, UNCHANGED, UNSTABLE, counts)
+from .verdicts import (CHANGED, EXIT_OK, EXIT_SLOWER, FAILED, FASTER, INVALID, MISSING,
+                       SKIPPED, SLOWER, TOO_FEW, TRACKED, UNCHANGED, UNSTABLE, counts)
 from .units import format_value
 
 DEFAULT_FACTOR = evidence.FACTOR
@@ -317,6 +317,9 @@ def compare_one(a, b, timed, factor, noise, own_control=True, skip=(0, 0)):
                     (FAILED, "ok"): "fixed: failed before"}.get((a.status, b.status),
                                                                  f"{a.status} -> {b.status}")
         return row
+    if INVALID in (a.status, b.status):
+        row.verdict, row.note = INVALID, "an unusable value in the result file"
+        return row
     if SKIPPED in (a.status, b.status):
         row.verdict = SKIPPED
         return row
@@ -385,7 +388,7 @@ def compare_sides(side_a, side_b, kinds, factor, noise, own_control=True, skip=N
                          f"{side_a.env_name}@{side_a.commit[:8]} against "
                          f"{side_b.env_name}@{side_b.commit[:8]} (different suites or grids?)")
     order = {v: i for i, v in enumerate((FAILED, SLOWER, FASTER, UNSTABLE, UNCHANGED,
-                                         TOO_FEW, TRACKED, SKIPPED, MISSING))}
+                                         TOO_FEW, TRACKED, INVALID, SKIPPED, MISSING))}
     group = {FAILED: 0, SLOWER: 1, FASTER: 1, UNSTABLE: 1, UNCHANGED: 1, TOO_FEW: 1}
     rows.sort(key=lambda r: (group.get(r.verdict, 2), -r.size_of_change,
                              order[r.verdict], r.benchmark, sorted(r.params.items())))

@@ -89,7 +89,13 @@ def session_lines(side_a, side_b, context):
     """Nothing when both sides share a session; else a plain statement and
     what differs between the two sessions."""
     if context["one_session"]:
-        return []
+        # One session, yet two environments can still run different BLAS
+        # builds or kernels (numpy 1.26.4 and 2.0.2 get Cooperlake here,
+        # 2.1.3 on SkylakeX): a step may be the kernel, not numpy (issue 9).
+        facts_a, facts_b = side_a.facts(), side_b.facts()
+        return [f"note: the sides ran different {fact}: {facts_a[fact]} -> {facts_b[fact]}"
+                for fact in ("BLAS kernel", "thread variables")
+                if facts_a[fact] != facts_b[fact]]
     lines = ["the two sides were measured in different sessions: the machine's drift "
              "between them is in every ratio"
              + ("; verdicts gate only on rows re-measured with --confirm"

@@ -133,6 +133,7 @@ def machine_facts():
         "cpu": cpu_model(),
         "arch": platform.machine(),
         "os": f"{platform.system()} {platform.release()}",
+        "os_family": platform.system(),
         "memory_total_bytes": total,
         "memory_available_bytes": available,
     }

@@ -15,6 +15,7 @@ import ast
 import itertools
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ class Measurement:
     benchmark: str            # e.g. "bench_matmul.MatmulThreadSplit.time_matmul_batch"
     params: dict              # param name -> label, e.g. {"size": "64x64 x16 (cache)"}
     value: float | None       # median (time) or tracked value; None unless ok
-    status: str               # "ok", "skipped" or "failed"
+    status: str               # "ok", "skipped", "failed" or "invalid" (a hostile value)
     unit: str
     samples: list = field(default_factory=list)
     q25: float | None = None
@@ -138,6 +139,7 @@ def read_result_file(path, benchmarks):
         raise UsageError(f"{path}: not an asv 0.6 result file (no result_columns)") from None
     machine = Path(path).parent.name
     out = []
+    invalid = []
     for name, row in rows.items():
         record = dict(zip(columns, row))
         info = benchmarks.get(name, {})
@@ -163,6 +165,9 @@ def read_result_file(path, benchmarks):
                 status = "failed"
             elif isinstance(value, float) and math.isnan(value):
                 status, value = "skipped", None
+            elif not _valid(value, timed=info.get("type", "time") == "time"):
+                status, value = "invalid", None
+                invalid.append(name)
             else:
                 status = "ok"
             out.append(Measurement(
@@ -174,7 +179,22 @@ def read_result_file(path, benchmarks):
                 python=str(data.get("python", "")), date=int(data.get("date") or 0),
                 per_round=per_round, started_at=_int(record.get("started_at")),
                 env_vars=dict(data.get("env_vars") or {})))
+    if invalid:
+        # One line, and the rest of the file still counts (issue 9).
+        print(f"npthreads: warning: {path}: {len(invalid)} invalid value(s) (infinite, "
+              f"negative, zero time or not a number) in {', '.join(sorted(set(invalid)))}; "
+              "shown as invalid", file=sys.stderr)
     return out
+
+
+def _valid(value, timed):
+    """A value a report can use: a finite number, and for a time above zero.
+    Hand-edited files or other tools can leave anything (issue 9)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if not math.isfinite(value):
+        return False
+    return value > 0 if timed else True
 
 
 def load(results_dir, machine=None):
@@ -194,3 +214,36 @@ def latest_per_environment(measurements):
         if m.date >= newest.get(key, (-1, ""))[0]:
             newest[key] = (m.date, m.commit)
     return [m for m in measurements if newest[(m.machine, m.env_name)][1] == m.commit]
+
+
+# The machine.json fields asv copies into each result file's params.
+MACHINE_FIELDS = ("machine", "arch", "cpu", "num_cpu", "os", "ram")
+
+
+def stabilise_machine(results_dir, identity):
+    """Give every result file of ``identity["machine"]`` (and its
+    machine.json) the machine fields of ``identity``, so one environment is
+    one asv graph series whatever session measured it (issue 9). Only those
+    fields change; each file is replaced atomically. Returns how many files
+    changed."""
+    folder = Path(results_dir) / identity["machine"]
+    if not folder.is_dir():
+        return 0
+    wanted = {k: identity[k] for k in MACHINE_FIELDS if k in identity}
+    changed = 0
+    for path in sorted(folder.glob("*.json")):
+        data = _load_json(path)
+        target = data if path.name == "machine.json" else data.get("params")
+        if not isinstance(target, dict):
+            continue
+        if all(target.get(k) == v for k, v in wanted.items()):
+            continue
+        target.update(wanted)
+        tmp = path.with_name(path.name + ".tmp")
+        # as asv writes them: result files compact, machine.json indented
+        text = (json.dumps(data, indent=4, sort_keys=True) + "\n"
+                if path.name == "machine.json" else json.dumps(data))
+        tmp.write_text(text)
+        tmp.replace(path)
+        changed += 1
+    return changed

@@ -5,8 +5,10 @@ reproducibility report, so none of them imports another for a string."""
 SLOWER, FASTER, UNCHANGED, TOO_FEW = "slower", "faster", "unchanged", "too few rounds"
 UNSTABLE = "unstable"
 FAILED, SKIPPED, MISSING, TRACKED = "failed", "skipped", "missing", "tracked"
+INVALID = "invalid"   # a value in a result file no report can use
 # In the order the summaries list them.
-VERDICTS = (SLOWER, FASTER, UNSTABLE, UNCHANGED, TOO_FEW, FAILED, SKIPPED, MISSING, TRACKED)
+VERDICTS = (SLOWER, FASTER, UNSTABLE, UNCHANGED, TOO_FEW, FAILED, INVALID, SKIPPED, MISSING,
+            TRACKED)
 CHANGED = (SLOWER, FASTER, UNSTABLE, FAILED)
 
 EXIT_OK, EXIT_SLOWER = 0, 1
