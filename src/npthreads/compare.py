@@ -301,7 +301,7 @@ def same_session(side_a, side_b, gap_ms=SESSION_GAP_MS):
 
 # -- comparing ------------------------------------------------------------------
 
-def compare_one(a, b, timed, factor, noise, own_control=True, skip=(0, 0)):
+def compare_one(a, b, timed, factor, noise, skip=(0, 0)):
     """The row for one benchmark and parameter combination; ``a`` or ``b``
     is None where that side did not run it. ``skip`` drops each side's
     first rounds (``--confirm`` judges the new rounds alone)."""
@@ -343,7 +343,7 @@ def compare_one(a, b, timed, factor, noise, own_control=True, skip=(0, 0)):
     samples_b = [s for s in b.samples if s and s > 0]
     if samples_a and samples_b:
         row.fastest = min(samples_b) / min(samples_a)
-    resolution = noise.resolution(row.key, len(rounds_a), len(rounds_b), own_control)
+    resolution = noise.resolution(row.key, len(rounds_a), len(rounds_b))
     j = evidence.judge(rounds_a, rounds_b, resolution, factor)
     row.ratio, row.p, row.resolution = j.ratio, j.p, j.resolution
     if j.bimodal:
@@ -373,14 +373,14 @@ def compare_one(a, b, timed, factor, noise, own_control=True, skip=(0, 0)):
     return row
 
 
-def compare_sides(side_a, side_b, kinds, factor, noise, own_control=True, skip=None):
+def compare_sides(side_a, side_b, kinds, factor, noise, skip=None):
     """Every row, largest change first: failures, then by |log ratio|.
     ``skip`` maps a row's key to the rounds of each side to leave out."""
     skip = skip or {}
     keys = list(side_a.measurements) + [k for k in side_b.measurements
                                         if k not in side_a.measurements]
     rows = [compare_one(side_a.measurements.get(k), side_b.measurements.get(k),
-                        kinds.get(k[0], "time") == "time", factor, noise, own_control,
+                        kinds.get(k[0], "time") == "time", factor, noise,
                         skip.get(k, (0, 0)))
             for k in keys]
     if not any(r.verdict not in (MISSING,) for r in rows):
@@ -539,10 +539,7 @@ def load_comparison(args):
 def run(args):
     _check(args)
     results_dir, machine, side_a, side_b, kinds, noise = load_comparison(args)
-    pair = {env for env, _ in noise.control_pair}
-    # The A/A comparison itself is judged without its own control term.
-    own_control = not (side_a.commit == side_b.commit and {side_a.env_name, side_b.env_name} == pair)
-    rows = compare_sides(side_a, side_b, kinds, args.factor, noise, own_control)
+    rows = compare_sides(side_a, side_b, kinds, args.factor, noise)
     one_session = same_session(side_a, side_b)
     confirmed = False
     if args.confirm:
@@ -550,8 +547,7 @@ def run(args):
         if before is not None:
             flagged = {r.key for r in rows if r.verdict == SLOWER}
             _, _, side_a, side_b, kinds, _ = load_comparison(args)
-            again = compare_sides(side_a, side_b, kinds, args.factor, noise, own_control,
-                                  skip=before)
+            again = compare_sides(side_a, side_b, kinds, args.factor, noise, skip=before)
             again = {r.key: r for r in again}
             for i, r in enumerate(rows):
                 if r.key in before and r.key in again:

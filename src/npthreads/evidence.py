@@ -59,6 +59,8 @@ FACTOR = 1.05
 Z = 4.0
 # The rank test over round summaries: 6 against 6 rounds can reach 0.0022.
 ROUND_ALPHA = 0.01
+# Rounds a run's typical row needs to count as a run of this method.
+MIN_ROUNDS = 4
 # A row whose resolution is wider than this cannot resolve anything useful.
 USEFUL = 1.5
 # Two groups of rounds further apart than this ratio make a bimodal row.
@@ -137,26 +139,50 @@ def disturbed(rounds):
 
 @dataclass
 class Noise:
-    """What this run says about each row's noise on this machine.
+    """What the runs say about each row's noise on this machine.
 
     Keys are (benchmark, params) as ``compare`` uses them."""
     sigma: dict = field(default_factory=dict)     # key -> robust SD of log round summaries
-    control: dict = field(default_factory=dict)   # key -> |log| A/A ratio of medians
+    session: dict = field(default_factory=dict)   # key -> SD of env x session interaction
     calibration: float = 1.0                      # >= 1: widens every resolution
-    control_pair: tuple = ()                      # (env, env) of the negative control
+    control_pair: tuple = ()                      # ((env, commit), (env, commit)), newest
     control_rows: int = 0                         # rows the calibration saw
+    runs: int = 1                                 # runs (commits) the model pools
 
-    def resolution(self, key, n_a, n_b, own_control=True):
+    def resolution(self, key, n_a, n_b):
         """The smallest change (a ratio >= 1) this row could have detected
-        with ``n_a`` and ``n_b`` rounds; None if its noise is unknown."""
+        with ``n_a`` and ``n_b`` rounds; None if its noise is unknown.
+
+        ``Z`` standard errors of the difference: the rounds' part, widened by
+        the negative control's calibration, and, once the machine has several
+        runs, how far the row of one environment moves against the others
+        from one session to the next (both sides move: twice its variance)."""
         sigma = self.sigma.get(key)
         if sigma is None or not n_a or not n_b:
             return None
-        se = _MEDIAN_SE * sigma * math.sqrt(1 / n_a + 1 / n_b)
-        log_res = Z * self.calibration * se
-        if own_control and key in self.control:
-            log_res = max(log_res, self.control[key])
-        return math.exp(log_res)
+        se = self.calibration * _MEDIAN_SE * sigma * math.sqrt(1 / n_a + 1 / n_b)
+        between = self.session.get(key, 0.0)
+        return math.exp(Z * math.sqrt(se ** 2 + 2 * between ** 2))
+
+
+def interaction_sd(table):
+    """SD of the environment x session interaction of one row: ``table``
+    maps environment -> {commit: log median}, environments measured in every
+    session. The residual of the additive model (environment effect +
+    session effect) over its (E-1)(S-1) degrees of freedom: how much the
+    row moves in one environment against the others between sessions."""
+    envs = [e for e in table if len(table[e]) >= 2]
+    sessions = set.intersection(*(set(table[e]) for e in envs)) if envs else set()
+    if len(envs) < 2 or len(sessions) < 2:
+        return None
+    sessions = sorted(sessions)
+    grid = [[table[e][c] for c in sessions] for e in envs]
+    grand = statistics.fmean(v for row in grid for v in row)
+    env_mean = [statistics.fmean(row) for row in grid]
+    ses_mean = [statistics.fmean(row[j] for row in grid) for j in range(len(sessions))]
+    ss = sum((grid[i][j] - env_mean[i] - ses_mean[j] + grand) ** 2
+             for i in range(len(envs)) for j in range(len(sessions)))
+    return math.sqrt(ss / ((len(envs) - 1) * (len(sessions) - 1)))
 
 
 def estimate(rounds_a, rounds_b):
@@ -181,12 +207,12 @@ def pooled_sigma(groups):
     return 1.4826 * statistics.median(abs(v) for v in residuals)
 
 
-def build_noise(rounds_by_env, control_pair=None):
-    """The noise model of one run.
+def build_noise(rounds_by_env, control_pairs=()):
+    """The noise model of a set of runs.
 
-    ``rounds_by_env`` maps environment -> {key: round summaries} for every
-    environment of the run (one commit, or the commits being compared);
-    ``control_pair`` names the two environments that ran the same numpy."""
+    ``rounds_by_env`` maps (environment, commit) -> {key: round summaries}
+    for every environment of the runs pooled; ``control_pairs`` lists the
+    (environment, commit) twins that ran the same numpy, one pair a run."""
     keys = set()
     for rows in rounds_by_env.values():
         keys.update(rows)
@@ -197,21 +223,22 @@ def build_noise(rounds_by_env, control_pair=None):
             # A row measured with a coarse clock can show zero spread: one
             # part in a thousand is the least a round is trusted to.
             noise.sigma[key] = max(sigma, 1e-3)
-    if control_pair and all(env in rounds_by_env for env in control_pair):
-        a, b = (rounds_by_env[env] for env in control_pair)
-        z_scores = []
+    z_scores = []
+    for pair in control_pairs:
+        if not all(env in rounds_by_env for env in pair):
+            continue
+        a, b = (rounds_by_env[env] for env in pair)
         for key in set(a) & set(b):
             ratio = estimate(a[key], b[key])
             if ratio is None or key not in noise.sigma:
                 continue
-            noise.control[key] = abs(math.log(ratio))
             se = _MEDIAN_SE * noise.sigma[key] * math.sqrt(1 / len(a[key]) + 1 / len(b[key]))
-            z_scores.append(noise.control[key] / se)
-        if z_scores:
-            q90 = sorted(z_scores)[min(len(z_scores) - 1, int(0.9 * len(z_scores)))]
-            noise.calibration = max(1.0, q90 / _Z90)
-            noise.control_pair = tuple(control_pair)
-            noise.control_rows = len(z_scores)
+            z_scores.append(abs(math.log(ratio)) / se)
+        noise.control_pair = tuple(pair)
+    if z_scores:
+        q90 = sorted(z_scores)[min(len(z_scores) - 1, int(0.9 * len(z_scores)))]
+        noise.calibration = max(1.0, q90 / _Z90)
+        noise.control_rows = len(z_scores)
     return noise
 
 
@@ -256,20 +283,25 @@ def judge(rounds_a, rounds_b, resolution, factor):
     the fast state altogether is still a change. A different share of slow
     rounds alone is reported (``share_changed``), not gated."""
     split_a, split_b = bimodal_split(rounds_a), bimodal_split(rounds_b)
-    if not (split_a or split_b):
-        return _one_test(rounds_a, rounds_b, resolution, factor)
+    whole = _one_test(rounds_a, rounds_b, resolution, factor)
+    if not (split_a or split_b) or whole.too_few:
+        return whole
     fast_a = split_a[0] if split_a else rounds_a
     fast_b = split_b[0] if split_b else rounds_b
-    j = _one_test(fast_a, fast_b, resolution, factor)
-    whole = _one_test(rounds_a, rounds_b, resolution, factor)
-    j.bimodal = True
-    j.share_changed = bool(whole.direction) and not (j.direction and j.separated)
-    if j.too_few:
-        # Too few fast rounds to tell: whatever the whole rounds say is shown
-        # as unstable by the caller, never gated.
-        j.too_few, j.direction, j.separated = False, whole.direction, False
-        j.ratio, j.p = whole.ratio, whole.p
-    return j
+    fast = _one_test(fast_a, fast_b, resolution, factor)
+    whole.bimodal = True
+    # Changed when all the rounds separate beyond the threshold and the fast
+    # rounds moved the same way by more than the factor too (the fast groups
+    # alone are often too few to test: 1 or 2 fast rounds of 6).
+    fast_ratio = fast.ratio or 1.0
+    moved = ((whole.direction > 0 and fast_ratio > factor)
+             or (whole.direction < 0 and fast_ratio < 1 / factor))
+    if moved and whole.separated:
+        whole.separated = True
+        return whole
+    whole.share_changed = bool(whole.direction)
+    whole.direction, whole.separated = 0, False
+    return whole
 
 
 # -- the negative control and the noise model of a run -------------------------
@@ -310,19 +342,60 @@ def is_timed(benchmark):
     return benchmark.rsplit(".", 1)[-1].startswith("time")
 
 
+def method_runs(measurements):
+    """Commits whose run is a full run of this method: a negative control
+    and at least ``MIN_ROUNDS`` rounds in its typical row. Newest first."""
+    rounds, dates = {}, {}
+    for m in measurements:
+        dates[m.commit] = max(dates.get(m.commit, 0), m.date, m.started_at)
+        if m.status == "ok" and is_timed(m.benchmark):
+            # samples that do not divide into the suite's rounds: not this method
+            whole = m.per_round and m.samples and len(m.samples) % m.per_round == 0
+            rounds.setdefault(m.commit, []).append(
+                len(m.samples) // m.per_round if whole else 0)
+    full = [c for c, counts in rounds.items()
+            if statistics.median(counts) >= MIN_ROUNDS and control_pair(measurements, c)]
+    return sorted(full, key=dates.get, reverse=True)
+
+
 def noise_of(measurements, commits):
-    """The noise model from every environment at ``commits``, with the
-    negative control of the last of them that has one."""
+    """The noise model of ``commits``, pooled with every full run of this
+    method on the machine (``method_runs``): each row's spread over rounds
+    and the negative control's calibration then come from every session the
+    machine has recorded, not from one run's 48 rounds, and the machine's
+    other runs say how far each row moves between sessions. Within one run a
+    row's spread and the calibration moved by up to 2x between the three
+    committed runs, and a verdict flipped with them although the ratio
+    itself held (1.83-2.15x for the same row); pooled, every run of a row
+    is judged against the same resolution (issue 8)."""
+    pool = set(commits) | set(method_runs(measurements))
     groups = {}
     for m in measurements:
-        if m.commit in commits and m.status == "ok" and is_timed(m.benchmark):
+        if m.commit in pool and m.status == "ok" and is_timed(m.benchmark):
             rounds = rounds_of(m)
             if rounds:
                 key = (m.benchmark, tuple(sorted(m.params.items())))
                 groups.setdefault((m.env_name, m.commit), {})[key] = rounds
-    pair = None
-    for commit in commits:
+    pairs = []
+    for commit in sorted(pool, key=lambda c: c in commits):   # the compared runs last
         found = control_pair(measurements, commit)
         if found:
-            pair = tuple((env, commit) for env in found)
-    return build_noise(groups, pair)
+            pairs.append(tuple((env, commit) for env in found))
+    noise = build_noise(groups, pairs)
+    noise.runs = len({commit for _, commit in groups})
+    # Between sessions: the machine's other full runs, never the compared
+    # ones, whose own change would otherwise pass for session noise (and the
+    # reproducibility report judges each run by the others: no circle).
+    others = set(method_runs(measurements)) - set(commits)
+    tables = {}
+    for (env, commit), rows in groups.items():
+        if commit not in others:
+            continue
+        for key, rounds in rows.items():
+            tables.setdefault(key, {}).setdefault(env, {})[commit] = \
+                math.log(statistics.median(rounds))
+    for key, table in tables.items():
+        sd = interaction_sd(table)
+        if sd is not None:
+            noise.session[key] = sd
+    return noise

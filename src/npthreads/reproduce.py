@@ -74,10 +74,9 @@ def judge_run(measurements, commit, kinds, factor):
         pairs += [(twin, "pinned"), ("pinned", twin)]
     out = {}
     for a, b in pairs:
-        aa = "pinned" in (a, b)
         side_a = _side(measurements, envs[a], commit)
         side_b = _side(measurements, envs[b], commit)
-        rows = compare.compare_sides(side_a, side_b, kinds, factor, noise, own_control=not aa)
+        rows = compare.compare_sides(side_a, side_b, kinds, factor, noise)
         out[(a, b)] = rows
     return out, noise
 
