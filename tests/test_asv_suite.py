@@ -69,7 +69,12 @@ def test_quick_profile_end_to_end_with_real_asv(tmp_path):
 
     results_dir = clone / ".asv" / "quick" / "results"
     machine = json.loads((results_dir / "e2e-box" / "machine.json").read_text())
-    assert machine["num_cpu"] and int(machine["ram"]) > 0 and machine["cpu"]
+    # the stable identity (issue 9): memory in whole GiB, the OS family only
+    assert machine["num_cpu"] and machine["cpu"] and machine["ram"].endswith("GiB")
+    assert int(machine["ram"][:-3]) > 0 and " " not in machine["os"]
+    session = json.loads((results_dir / "e2e-box" / "sessions.jsonl").read_text()
+                         .splitlines()[-1])
+    assert session["ram_bytes"] > 0 and session["os"].startswith(machine["os"])
 
     measured = results.load(results_dir, "e2e-box")
     envs = {m.env_name for m in measured}

@@ -416,6 +416,10 @@ def test_sides_with_nothing_in_common(env_results, capsys):
     (["--commits", "aaaa", "bbbb"], "no single pin-following environment"),
     (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--json", "--markdown"],
      "not allowed with"),
+    (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--confirm", "--confirm-rounds", "4"],
+     "--confirm-rounds 4: so few rounds a side can never reach p < 0.01"),
+    (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--confirm", "--confirm-timeout", "0"],
+     "--confirm-timeout must be a positive number"),
 ])
 def test_bad_usage_is_one_line(env_results, capsys, argv, message):
     code, out, err = compare(capsys, "--results", env_results, *argv)
@@ -558,8 +562,9 @@ def test_end_to_end_slowdown_commit_is_flagged_and_noop_is_not(tmp_path, monkeyp
             for r in data["rows"]:
                 if r["verdict"] != "skipped":
                     print(f"{label}: {r['scenario']} {r['params']['executor']}: "
-                          f"{r['ratio']:.3f}x p={r['p']:.1e} n={r['samples_from']}/"
-                          f"{r['samples_to']} {r['verdict']}")
+                          f"{r['ratio']:.3f}x resolves {r['resolution']:.3f}x "
+                          f"p={r['p']:.1e} rounds={r['rounds_from']}/{r['rounds_to']} "
+                          f"{r['verdict']}")
 
     assert noop["from"]["numpy"] == "pinned" and noop["to"]["commit"] == hashes[1]
     assert noop["counts"]["too few rounds"] == 0
@@ -574,14 +579,15 @@ def test_end_to_end_slowdown_commit_is_flagged_and_noop_is_not(tmp_path, monkeyp
     monkeypatch.setenv("NPTHREADS_MACHINE", "e2e-box")
     monkeypatch.setenv("NPTHREADS_PROFILE", "quick")
     code, out, err = compare(capsys, "--results", results_dir, "--commits", "HEAD~1", "HEAD",
-                             "--confirm", "--confirm-rounds", "4", "--config", config, "--json")
-    assert "[confirm] re-measuring 1 slower row(s), 4 rounds a side" in err  # progress
+                             "--confirm", "--confirm-rounds", "6", "--config", config, "--json")
+    assert "[confirm] re-measuring 1 slower row(s), 6 rounds a side" in err, err[-2000:]
+    assert code in (0, 1) and out, f"exit {code}: {err[-1500:]}"
     confirmed = json.loads(out)
     row = confirmed["rows"][0]
     with capsys.disabled():
         print(f"confirmed: {row['ratio']:.3f}x over {row['rounds_from']}/{row['rounds_to']} "
               f"new rounds, {row['verdict']} ({row['confirmed']})")
-    assert row["rounds_from"] == row["rounds_to"] == 4  # the new rounds alone
+    assert row["rounds_from"] == row["rounds_to"] == 6  # the new rounds alone
     assert row["confirmed"] in ("confirmed", "not confirmed")
     assert confirmed["confirmed"] is True and code == (1 if row["confirmed"] == "confirmed" else 0)
 

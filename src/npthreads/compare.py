@@ -47,7 +47,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import UsageError, asvrun, blasfacts, compare_report, evidence, profiles, results
+from . import (UsageError, asvrun, blasfacts, compare_report, evidence, profiles, results,
+               stats)
 from .verdicts import (CHANGED, EXIT_OK, EXIT_SLOWER, FAILED, FASTER, INVALID, MISSING,
                        SKIPPED, SLOWER, TOO_FEW, TRACKED, UNCHANGED, UNSTABLE, counts)
 from .units import format_value
@@ -246,7 +247,8 @@ def choose_sides(measurements, args, root):
     if args.commits:
         if args.from_commit or args.to_commit:
             raise UsageError("give --commits A B or --from-commit/--to-commit, not both")
-        args.from_commit, args.to_commit = args.commits
+    # Locals, not args: --confirm resolves the sides a second time.
+    from_commit, to_commit = args.commits if args.commits else (args.from_commit, args.to_commit)
     if bool(args.from_env) != bool(args.to_env):
         raise UsageError("give both --from and --to (environments), or neither")
     if not args.from_env and not commit_mode:
@@ -262,8 +264,8 @@ def choose_sides(measurements, args, root):
 
     commits_a = sorted(by_env[env_a], key=by_env[env_a].get, reverse=True)
     commits_b = sorted(by_env[env_b], key=by_env[env_b].get, reverse=True)
-    ref_a = args.from_commit or args.commit
-    ref_b = args.to_commit or args.commit
+    ref_a = from_commit or args.commit
+    ref_b = to_commit or args.commit
     commit_a = select_commit(commits_a, ref_a, env_a, root) if ref_a else None
     commit_b = select_commit(commits_b, ref_b, env_b, root) if ref_b else None
     if commit_a is None and commit_b is None:
@@ -500,8 +502,10 @@ def add_arguments(parser):
     again.add_argument("--confirm", action="store_true",
                        help="re-measure the slower rows on both sides, interleaved in one "
                             "session (asv --append-samples), and gate on the new rounds alone")
-    again.add_argument("--confirm-rounds", type=int, default=6, metavar="N",
-                       help="rounds a side to add (default 6)")
+    # 8 a side: a rank test over 6 against 6 rounds needs them all apart
+    # (a real 20% slowdown came out 1.21x with one round overlapping here).
+    again.add_argument("--confirm-rounds", type=int, default=8, metavar="N",
+                       help="rounds a side to add (default 8)")
     again.add_argument("--confirm-max", type=int, default=12, metavar="ROWS",
                        help="confirm at most this many rows, largest change first (default 12)")
     again.add_argument("--config", metavar="ASV_CONF",
@@ -514,8 +518,9 @@ def add_arguments(parser):
 def _check(args):
     if not (args.factor >= 1.0 and math.isfinite(args.factor)):
         raise UsageError(f"--factor must be a number >= 1 (got {args.factor})")
-    if args.confirm_rounds < 2:
-        raise UsageError(f"--confirm-rounds must be at least 2 (got {args.confirm_rounds})")
+    if not stats.can_decide(args.confirm_rounds, args.confirm_rounds, evidence.ROUND_ALPHA):
+        raise UsageError(f"--confirm-rounds {args.confirm_rounds}: so few rounds a side can "
+                         f"never reach p < {evidence.ROUND_ALPHA:g}; give at least 5")
     if args.confirm_max < 1:
         raise UsageError(f"--confirm-max must be at least 1 (got {args.confirm_max})")
     if not (args.confirm_timeout > 0 and math.isfinite(args.confirm_timeout)):
