@@ -173,3 +173,52 @@ def test_report_rows_per_environment(browser, server, published):  # noqa: F811
         assert visit.problems == []
     finally:
         visit.close()
+
+
+# -- the site as users get it: the committed results, not a fixture -------------
+
+@pytest.fixture(scope="module")
+def committed_site(tmp_path_factory):
+    """`npthreads publish` in a fresh clone of this repository: the
+    committed results/, published the way a user publishes them."""
+    import subprocess
+
+    from .conftest import ROOT, run_cli
+    clone = tmp_path_factory.mktemp("committed") / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    out = run_cli("publish", cwd=clone, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    html_dir = clone / ".asv" / "html"
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(html_dir)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_history_of_the_committed_results_shows_values(browser, committed_site):
+    """The overview's default selection finds every benchmark's graph (asv
+    writes each machine field and matrix variable into the path: a kernel
+    string of another session, or "env-NPTHREADS_NUMPY-null", was a 404 per
+    card, issue 9), and each card carries a value."""
+    visit = Visit(browser, committed_site, ready="Threads x BLAS reports")
+    try:
+        visit.page.wait_for_function("document.querySelector('#root').innerText.length > 2000")
+        visit.page.wait_for_load_state("networkidle")
+        visit.shot("committed-overview")
+        assert visit.problems == []
+        lines = [line.strip() for line in visit.page.inner_text("#root").splitlines()]
+        cards = [i for i, line in enumerate(lines) if line.startswith("bench_")]
+        assert len(cards) >= 19
+        empty = [lines[i] for i in cards if not any(ch.isdigit() for ch in lines[i + 1])]
+        assert empty == [], empty
+        visit.goto(f"{committed_site}#view=explore&bench={BENCH}")
+        visit.page.get_by_text("param series").first.wait_for(timeout=15_000)
+        visit.page.wait_for_load_state("networkidle")
+        visit.shot("committed-explore")
+        assert visit.problems == []
+    finally:
+        visit.close()
