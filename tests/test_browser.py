@@ -215,10 +215,17 @@ def test_history_of_the_committed_results_shows_values(browser, committed_site):
         assert len(cards) >= 19
         empty = [lines[i] for i in cards if not any(ch.isdigit() for ch in lines[i + 1])]
         assert empty == [], empty
-        visit.goto(f"{committed_site}#view=explore&bench={BENCH}")
-        visit.page.get_by_text("param series").first.wait_for(timeout=15_000)
+    finally:
+        visit.close()
+    # one benchmark's history: its 24 series, and points of the runs
+    visit = Visit(browser, f"{committed_site}#view=explore&bench={BENCH}",
+                  ready="24 param series")
+    try:
         visit.page.wait_for_load_state("networkidle")
         visit.shot("committed-explore")
+        text = visit.page.inner_text("#root")
+        recent = text.split("RECENT POINTS", 1)[1].split("SOURCE", 1)[0].split()
+        assert len(recent) >= 6 and all(any(ch.isdigit() for ch in v) for v in recent[1::2])
         assert visit.problems == []
     finally:
         visit.close()
