@@ -9,6 +9,7 @@ chromium (tools/install-browser.sh installs it; `make test` runs that);
 playwright's own browser download is never used.
 """
 
+import contextlib
 import functools
 import http.server
 import os
@@ -39,16 +40,25 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def server(published):  # noqa: F811
+@contextlib.contextmanager
+def serve(directory):
+    """A local HTTP server on ``directory`` (tachyon needs HTTP); -> its URL."""
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(published)))
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(directory)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def server(published):  # noqa: F811
+    with serve(published) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -188,15 +198,8 @@ def committed_site(tmp_path_factory):
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     out = run_cli("publish", cwd=clone, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    html_dir = clone / ".asv" / "html"
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(html_dir)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serve(clone / ".asv" / "html") as url:
+        yield url
 
 
 def test_history_of_the_committed_results_shows_values(browser, committed_site):

@@ -158,7 +158,7 @@ def test_json_gives_ratio_p_and_verdict_per_combination(env_results, capsys):
     first = data["rows"][0]  # sorted by size of change: the slowdown leads
     assert first["verdict"] == "slower"
     assert first["params"] == {"size": "2e5 (cache)", "executor": "serial loop"}
-    assert 1.15 < first["ratio"] < 1.25 and first["p"] < 0.01
+    assert 1.15 < first["ratio"] < 1.25 and first["p"] < 0.05
     assert 1.15 < first["fastest_ratio"] < 1.25
     assert first["rounds_from"] == first["rounds_to"] == ROUNDS
     assert 1.0 < first["resolution"] < 1.15  # 2% noise, six rounds a side
@@ -204,7 +204,7 @@ def test_slow_rounds_with_unchanged_fastest_samples_are_unstable_not_slower(tmp_
     first = data["rows"][0]
     # unstable (beyond the resolution, rounds overlapping) or, as here where
     # the bimodal rounds widen the row's own measured noise, unchanged
-    assert first["verdict"] in ("unstable", "unchanged") and first["p"] >= 0.01
+    assert first["verdict"] in ("unstable", "unchanged")
     assert first["ratio"] > 1.3 and first["fastest_ratio"] < 1.05
     assert "3/6 rounds ~" in first["note"]
     assert first["distribution_to"].startswith("3/6 rounds ~") and "3/6 ~" in first["distribution_to"]
@@ -222,7 +222,7 @@ def test_too_few_rounds_are_not_judged(tmp_path, capsys):
     first = data["rows"][0]
     assert first["verdict"] == "too few rounds" and first["ratio"] > 1.4
     assert data["counts"]["too few rounds"] == 4
-    assert first["note"] == "2 vs 2 rounds cannot reach p < 0.01"
+    assert first["note"] == "2 vs 2 rounds cannot reach p < 0.05"
 
 
 def test_results_without_samples_say_so(tmp_path, capsys):
@@ -319,10 +319,9 @@ def test_commits_from_different_sessions_say_so_and_do_not_gate(tmp_path, capsys
 
 def test_negative_control_sets_each_rows_resolution(tmp_path, capsys):
     """numpy 2.4.6 and the pin-following environment run the same numpy; on
-    the pooled exp they differ by 1.3x, noise the rounds do not see. A 1.2x
-    change of that row between 2.3.5 and 2.4.6 is then within its
-    resolution, and the A/A pair itself (judged without its own difference)
-    exits 0."""
+    the pooled exp they differ by 1.3x, noise the rounds do not see. The
+    calibration then widens the resolutions: a 1.2x change of that row
+    between 2.3.5 and 2.4.6 is within it, and the A/A pair itself exits 0."""
     row = ("bench_ufunc.ExpInParts.time_exp", 1)
     write_run(tmp_path, "2.3.5", COMMIT_A, 1000, seed=1)
     write_run(tmp_path, "2.4.6", COMMIT_A, 1000, seed=2, change={row: 1.2})
@@ -416,8 +415,8 @@ def test_sides_with_nothing_in_common(env_results, capsys):
     (["--commits", "aaaa", "bbbb"], "no single pin-following environment"),
     (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--json", "--markdown"],
      "not allowed with"),
-    (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--confirm", "--confirm-rounds", "4"],
-     "--confirm-rounds 4: so few rounds a side can never reach p < 0.01"),
+    (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--confirm", "--confirm-rounds", "3"],
+     "--confirm-rounds 3: so few rounds a side can never reach p < 0.05"),
     (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--confirm", "--confirm-timeout", "0"],
      "--confirm-timeout must be a positive number"),
 ])

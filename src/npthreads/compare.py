@@ -520,7 +520,7 @@ def _check(args):
         raise UsageError(f"--factor must be a number >= 1 (got {args.factor})")
     if not stats.can_decide(args.confirm_rounds, args.confirm_rounds, evidence.ROUND_ALPHA):
         raise UsageError(f"--confirm-rounds {args.confirm_rounds}: so few rounds a side can "
-                         f"never reach p < {evidence.ROUND_ALPHA:g}; give at least 5")
+                         f"never reach p < {evidence.ROUND_ALPHA:g}; give more")
     if args.confirm_max < 1:
         raise UsageError(f"--confirm-max must be at least 1 (got {args.confirm_max})")
     if not (args.confirm_timeout > 0 and math.isfinite(args.confirm_timeout)):

@@ -73,8 +73,13 @@ def noise_line(context):
         return ("no negative control in this run (no environment duplicates the "
                 "pin-following one): resolutions from the rounds alone")
     (env_a, _), (env_b, _) = noise.control_pair
+    sessions = (f"; {noise.runs} run(s) of this machine pooled; session-to-session "
+                + (f"movement from {noise.session_runs} other runs" if noise.session_runs
+                   else "movement unknown (fewer than two other full runs): a verdict "
+                        "may not hold in the next session"))
     return (f"negative control: {_short(env_a)} vs {_short(env_b)} (the same numpy), "
-            f"{noise.control_rows} rows; noise calibration x{noise.calibration:.2f}")
+            f"{noise.control_rows} rows; noise calibration x{noise.calibration:.2f}"
+            + sessions)
 
 
 def _short(env_name):
@@ -126,8 +131,8 @@ def overall(context):
 def _criteria(context):
     return (f"changed = beyond max({context['factor']:g}x, the row's resolution) with the "
             f"rounds separated (Mann-Whitney U over round medians, p < "
-            f"{evidence.ROUND_ALPHA:g}); resolution = {evidence.Z:g} calibrated standard "
-            "errors, never below the row's own A/A difference")
+            f"{evidence.ROUND_ALPHA:g}); resolution = {evidence.Z:g} standard errors from the "
+            "rounds, the negative control and the machine's other sessions")
 
 
 def _with_newly_failing(rows, context):
@@ -207,7 +212,8 @@ def render_json(side_a, side_b, rows, shown, context):
         "machine": context["machine"], "factor": context["factor"],
         "round_alpha": evidence.ROUND_ALPHA, "z": evidence.Z,
         "control": {"envs": [env for env, _ in noise.control_pair],
-                    "rows": noise.control_rows, "calibration": noise.calibration},
+                    "rows": noise.control_rows, "calibration": noise.calibration,
+                    "runs_pooled": noise.runs, "session_runs": noise.session_runs},
         "one_session": context["one_session"], "confirmed": context["confirmed"],
         "gated": context["gated"], "counts": context["counts"],
         "newly_failing": context["newly_failing"], "exit_code": context["exit_code"],
