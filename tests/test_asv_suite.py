@@ -119,6 +119,24 @@ def test_bench_can_run_only_some_numpy_versions(versions, expected):
     assert json.loads(path.read_text())["results_dir"] == str(ROOT / "results")
 
 
+def test_a_forced_kernel_is_part_of_every_environment():
+    """`npthreads bench --openblas-coretype Haswell`: every environment sets
+    it and carries it in its name (its own history series), issue 9."""
+    from asv import environment
+    from asv.config import Config
+
+    from npthreads import asvrun
+    path = asvrun.profile_config(ROOT, "default", None, asvrun.forced_kernel("haswell"))
+    names = [e.name for e in environment.get_environments(Config.load(str(path)), None)]
+    assert len(names) == 8 and all("OPENBLAS_CORETYPEHaswell" in name for name in names)
+
+
+def test_an_unknown_kernel_is_one_line():
+    out = run_cli("bench", "--openblas-coretype", "Pentium4")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "'Pentium4' is not an OpenBLAS kernel; choose from Prescott" in out.stderr
+
+
 def test_an_unknown_numpy_version_is_one_line():
     out = run_cli("bench", "--numpy", "9.9")
     assert out.returncode == 2

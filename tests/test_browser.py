@@ -172,8 +172,10 @@ def test_report_rows_per_environment(browser, server, published):  # noqa: F811
     try:
         envs = visit.page.locator("#environments ~ table").nth(1).locator("tbody tr")
         rows = [r.split("\t")[:6] for r in envs.all_inner_texts()]
-        assert rows == [["numpy 1.26.4", "3.11", "openblas", "0.3.23", "pthreads", "Zen"],
-                        ["numpy 2.4.6", "3.11", "openblas", "0.3.31", "pthreads", "Zen"]]
+        assert rows == [["numpy 1.26.4", "3.11", "openblas", "0.3.23", "pthreads",
+                         "Zen (detected)"],
+                        ["numpy 2.4.6", "3.11", "openblas", "0.3.31", "pthreads",
+                         "Zen (detected)"]]
         # the report links back into the history view of each scenario
         visit.page.get_by_role("link", name="history", exact=True).first.click()
         visit.page.get_by_text("Threads x BLAS reports").first.wait_for()

@@ -6,6 +6,7 @@ no file with a hostile name lives in the repository) is published into a throw-a
 on branch ``main``.
 """
 
+import dataclasses
 import html
 import itertools
 import json
@@ -117,6 +118,10 @@ def test_analysis_of_the_fixture(tmp_path):
     rep = report.build(tmp_path / "results", "fixture-2cpu")
     assert [e.numpy for e in rep.envs] == ["1.26.4", "2.4.6"]
     assert [e.openblas for e in rep.envs] == ["0.3.23", "0.3.31"]
+    # the kernel, and whether OpenBLAS detected it or the environment forced it
+    assert rep.envs[0].kernel_text == "Zen (detected)"
+    forced = dataclasses.replace(rep.envs[0], env_vars={"OPENBLAS_CORETYPE": "Haswell"})
+    assert forced.kernel_text == "Zen (forced)"
     figures = rep.figures()
     split = figures[("bench_matmul.MatmulThreadSplit.time_matmul_batch", "64x64 x16 (cache)")]
     old, new = split

@@ -127,14 +127,15 @@ def register_machine(name):
     return data[name]
 
 
-def record_session(results_dir, name, commit, profile, removed):
+def record_session(results_dir, name, commit, profile, removed, forced=None):
     """Append what this session ran on to ``<results>/<machine>/sessions.jsonl``
     (asv reads only *.json there): the details that change between sessions
     without changing the hardware, and the BLAS variables bench removed."""
     facts = machine.machine_facts()
     line = {"commit": commit, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "profile": profile, "os": facts["os"], "ram_bytes": facts["memory_total_bytes"],
-            "usable_cores": facts["usable_cores"], "blas_env_removed": removed}
+            "usable_cores": facts["usable_cores"], "blas_env_removed": removed,
+            "openblas_coretype_forced": forced}
     folder = Path(results_dir) / name
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -186,14 +187,15 @@ def _only_numpy(conf, versions):
         conf.setdefault("exclude", []).append({"req": {"numpy": matrix[0]}})
 
 
-def profile_config(root, profile, numpy=None):
+def profile_config(root, profile, numpy=None, coretype=None):
     """The config file asv should use for ``profile`` (and, if given, only the
-    environments of these ``numpy`` versions): asv.conf.json itself for the
+    environments of these ``numpy`` versions, or every environment with the
+    OpenBLAS kernel forced to ``coretype``): asv.conf.json itself for the
     whole default matrix, else a derived copy under .asv/<profile>/. Results
     of the default profile always go to the committed results/."""
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
-    if profile == "default" and not numpy:
+    if profile == "default" and not numpy and not coretype:
         return Path(root) / CONFIG
     conf = load_config(root)
     out = Path(root) / ".asv" / profile
@@ -213,7 +215,14 @@ def profile_config(root, profile, numpy=None):
                            if inc.get("env", {}).get("NPTHREADS_NUMPY") == "pinned"]
     if numpy:
         _only_numpy(conf, numpy)
-    path = out / ("asv.conf.json" if not numpy else "asv.some-numpy.conf.json")
+    if coretype:
+        # A forced kernel is part of each environment (its name, so its own
+        # history series, and its result files' env_vars), never a silent
+        # shell setting (issue 9).
+        for entry in [conf.setdefault("matrix", {})] + conf.get("include", []):
+            entry.setdefault("env_nobuild", {})["OPENBLAS_CORETYPE"] = coretype
+    name = "asv.conf.json" if not numpy else "asv.some-numpy.conf.json"
+    path = out / (name if not coretype else name.replace(".conf", f".{coretype}.conf"))
     path.write_text(json.dumps(conf, indent=2) + "\n")
     return path
 
@@ -238,6 +247,17 @@ def asv_environ(conf, profile):
     for var in BLAS_ENV_VARS:
         env.pop(var, None)
     return env
+
+
+def forced_kernel(name):
+    """The OpenBLAS kernel name ``--openblas-coretype`` asks for, spelled as
+    OpenBLAS spells it; an unknown one is a one-line error."""
+    from .blasfacts import ARCHITECTURES
+    known = {k.lower(): k for k in ARCHITECTURES[1:]}
+    if str(name).lower() not in known:
+        raise UsageError(f"--openblas-coretype {name!r} is not an OpenBLAS kernel; choose "
+                         f"from {', '.join(ARCHITECTURES[1:])}")
+    return known[str(name).lower()]
 
 
 def blas_env_removed(environ=None):

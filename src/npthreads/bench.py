@@ -21,6 +21,9 @@ def add_arguments(parser):
     parser.add_argument("--numpy", action="append", default=[], metavar="VERSION",
                         help="only the environment of this numpy (repeatable; "
                              "'pinned' = the pin-following one)")
+    parser.add_argument("--openblas-coretype", metavar="KERNEL",
+                        help="force this OpenBLAS kernel (e.g. Haswell) in every environment; "
+                             "recorded in the environment names (default: OpenBLAS detects)")
     parser.add_argument("--no-publish", action="store_true", help="skip publishing the site")
 
 
@@ -32,7 +35,8 @@ def run(args):
     facts = asvrun.register_machine(name)
     print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
           f"{facts['ram']}; profile {profile}", flush=True)
-    config = asvrun.profile_config(root, profile, args.numpy)
+    forced = asvrun.forced_kernel(args.openblas_coretype) if args.openblas_coretype else None
+    config = asvrun.profile_config(root, profile, args.numpy, forced)
     results_dir, _ = asvrun.config_dirs(root, config)
     # A corrupt result file already on disk is named now, in one line,
     # before asv runs for minutes and then trips over it.
@@ -47,13 +51,14 @@ def run(args):
     print("[npthreads] BLAS settings: "
           + (f"removed {', '.join(removed)} from the benchmarks' environment"
              if removed else "no BLAS variable in the environment")
-          + "; OpenBLAS detects the CPU kernel; thread counts pinned by asv.conf.json",
-          flush=True)
+          + (f"; kernel forced to {forced} (OPENBLAS_CORETYPE, in every environment's name)"
+             if forced else "; OpenBLAS detects the CPU kernel")
+          + "; thread counts pinned by asv.conf.json", flush=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                             text=True).stdout.strip()
     if not commit:
         raise UsageError(f"{root} has no commit to benchmark")
-    asvrun.record_session(results_dir, name, commit, profile, removed)
+    asvrun.record_session(results_dir, name, commit, profile, removed, forced)
     cmd = ["run", f"{commit}^!", "--config", str(config), "--machine", name,
            "--record-samples", "--show-stderr", "--interleave-rounds"]
     if profile == "quick":

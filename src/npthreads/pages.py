@@ -142,7 +142,7 @@ def _env_section(rep):
         env_rows.append([e.label, e.python, e.blas_fact("blas_library") or "not measured",
                          e.openblas or "not measured",
                          e.blas_fact("blas_threading_layer") or "not measured",
-                         e.blas_fact("blas_architecture") or "not measured",
+                         e.kernel_text or "not measured",
                          (_num(f.get("blas_default_threads"), "{:.0f}"), True),
                          (_num(f.get("usable_cores"), "{:.0f}"), True),
                          (_num(f.get("dgemm_peak_gflops")), True),

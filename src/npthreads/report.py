@@ -123,6 +123,17 @@ class Env:
     commit: str
     date: int
     facts: dict = field(default_factory=dict)   # FACTS values, None if not measured
+    env_vars: dict = field(default_factory=dict)  # the environment's matrix variables
+
+    @property
+    def kernel_text(self):
+        """"SkylakeX (detected)", or "Haswell (forced)" when the environment
+        set OPENBLAS_CORETYPE (``npthreads bench --openblas-coretype``)."""
+        kernel = self.blas_fact("blas_architecture")
+        if kernel is None:
+            return None
+        forced = self.env_vars.get("OPENBLAS_CORETYPE")
+        return f"{kernel} (forced)" if forced else f"{kernel} (detected)"
 
     @property
     def openblas(self):
@@ -304,7 +315,8 @@ def build(results_dir, machine, commit=None):
     for name, ms in by_env.items():
         first = ms[0]
         envs.append(Env(name=name, numpy=first.numpy, python=first.python,
-                        commit=first.commit, date=first.date, facts=_env_facts(ms)))
+                        commit=first.commit, date=first.date, facts=_env_facts(ms),
+                        env_vars=dict(first.env_vars)))
     envs.sort(key=lambda e: (version_key(e.numpy), e.python, e.name))
 
     bench_axes = _scenario_benchmarks(measured)
