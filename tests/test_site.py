@@ -122,6 +122,7 @@ def test_analysis_of_the_fixture(tmp_path):
     assert rep.envs[0].kernel_text == "Zen (detected)"
     forced = dataclasses.replace(rep.envs[0], env_vars={"OPENBLAS_CORETYPE": "Haswell"})
     assert forced.kernel_text == "Zen (forced)"
+    assert forced.blas_variables_text == "OPENBLAS_CORETYPE='Haswell'"
     figures = rep.figures()
     split = figures[("bench_matmul.MatmulThreadSplit.time_matmul_batch", "64x64 x16 (cache)")]
     old, new = split

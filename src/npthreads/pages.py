@@ -142,13 +142,14 @@ def _env_section(rep):
         env_rows.append([e.label, e.python, e.blas_fact("blas_library") or "not measured",
                          e.openblas or "not measured",
                          e.blas_fact("blas_threading_layer") or "not measured",
-                         e.kernel_text or "not measured",
+                         e.kernel_text or "not measured", e.blas_variables_text,
                          (_num(f.get("blas_default_threads"), "{:.0f}"), True),
                          (_num(f.get("usable_cores"), "{:.0f}"), True),
                          (_num(f.get("dgemm_peak_gflops")), True),
                          (_num(f.get("triad_gbytes_per_s")), True),
                          e.commit[:8], _date(e.date), e.name])
     head = ["numpy", "Python", "BLAS", "version", "threading layer", "kernel (DYNAMIC_ARCH)",
+            "BLAS variables",
             "BLAS default threads", "usable cores",
             "DGEMM peak GFLOP/s", "triad GB/s", "commit", "date", "asv environment"]
     return ("<h2 id=\"environments\">The machine and its environments</h2>\n"

@@ -126,6 +126,14 @@ class Env:
     env_vars: dict = field(default_factory=dict)  # the environment's matrix variables
 
     @property
+    def blas_variables_text(self):
+        """The BLAS and thread variables the environment set ("OMP_NUM_THREADS=''
+        ..."), as its result file records them."""
+        shown = {k: v for k, v in sorted(self.env_vars.items())
+                 if k.startswith(("OPENBLAS_", "OMP_", "GOTO_", "MKL_"))}
+        return ", ".join(f"{k}={v!r}" for k, v in shown.items()) or "none set"
+
+    @property
     def kernel_text(self):
         """"SkylakeX (detected)", or "Haswell (forced)" when the environment
         set OPENBLAS_CORETYPE (``npthreads bench --openblas-coretype``)."""
