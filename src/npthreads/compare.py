@@ -68,6 +68,12 @@ class Side:
     commit: str
     measurements: dict = field(default_factory=dict)  # (benchmark, params) -> Measurement
 
+    @classmethod
+    def of(cls, measurements, env_name, commit):
+        """The side of ``env_name`` at ``commit``, from a machine's measurements."""
+        return cls(env_name, commit, {m.key: m for m in measurements
+                                      if m.env_name == env_name and m.commit == commit})
+
     @property
     def numpy(self):
         first = next(iter(self.measurements.values()), None)
@@ -151,7 +157,7 @@ class Row:
 
     @property
     def key(self):
-        return (self.benchmark, tuple(sorted(self.params.items())))
+        return results.row_key(self.benchmark, self.params)
 
     @property
     def size_of_change(self):
@@ -282,14 +288,7 @@ def choose_sides(measurements, args, root):
     if (env_a, commit_a) == (env_b, commit_b):
         raise UsageError(f"both sides are {env_a} at {commit_a[:8]}: nothing to compare")
 
-    sides = []
-    for env_name, commit in ((env_a, commit_a), (env_b, commit_b)):
-        side = Side(env_name, commit)
-        for m in measurements:
-            if m.env_name == env_name and m.commit == commit:
-                side.measurements[(m.benchmark, tuple(sorted(m.params.items())))] = m
-        sides.append(side)
-    return sides
+    return [Side.of(measurements, env_a, commit_a), Side.of(measurements, env_b, commit_b)]
 
 
 def same_session(side_a, side_b, gap_ms=SESSION_GAP_MS):
@@ -375,14 +374,14 @@ def compare_one(a, b, timed, factor, noise, skip=(0, 0)):
     return row
 
 
-def compare_sides(side_a, side_b, kinds, factor, noise, skip=None):
+def compare_sides(side_a, side_b, factor, noise, skip=None):
     """Every row, largest change first: failures, then by |log ratio|.
     ``skip`` maps a row's key to the rounds of each side to leave out."""
     skip = skip or {}
     keys = list(side_a.measurements) + [k for k in side_b.measurements
                                         if k not in side_a.measurements]
     rows = [compare_one(side_a.measurements.get(k), side_b.measurements.get(k),
-                        kinds.get(k[0], "time") == "time", factor, noise,
+                        evidence.is_timed(k[0]), factor, noise,
                         skip.get(k, (0, 0)))
             for k in keys]
     if not any(r.verdict not in (MISSING,) for r in rows):
@@ -529,30 +528,28 @@ def _check(args):
 
 
 def load_comparison(args):
-    """Everything a comparison needs from disk: machine, sides, kinds, noise."""
+    """Everything a comparison needs from disk: machine, sides, noise."""
     results_dir = asvrun.results_dir(args.results)
     machine = choose_machine(results_dir, args.machine)
     measurements = results.load(results_dir, machine)
-    kinds = {name: info.get("type", "time")
-             for name, info in results.load_benchmarks(results_dir).items()}
     root = results_dir if results_dir.is_dir() else Path.cwd()
     side_a, side_b = choose_sides(measurements, args, root)
     noise = evidence.noise_of(measurements, sorted({side_a.commit, side_b.commit}))
-    return results_dir, machine, side_a, side_b, kinds, noise
+    return results_dir, machine, side_a, side_b, noise
 
 
 def run(args):
     _check(args)
-    results_dir, machine, side_a, side_b, kinds, noise = load_comparison(args)
-    rows = compare_sides(side_a, side_b, kinds, args.factor, noise)
+    results_dir, machine, side_a, side_b, noise = load_comparison(args)
+    rows = compare_sides(side_a, side_b, args.factor, noise)
     one_session = same_session(side_a, side_b)
     confirmed = False
     if args.confirm:
         before = confirm(rows, side_a, side_b, machine, results_dir, args)
         if before is not None:
             flagged = {r.key for r in rows if r.verdict == SLOWER}
-            _, _, side_a, side_b, kinds, _ = load_comparison(args)
-            again = compare_sides(side_a, side_b, kinds, args.factor, noise, skip=before)
+            _, _, side_a, side_b, _ = load_comparison(args)
+            again = compare_sides(side_a, side_b, args.factor, noise, skip=before)
             again = {r.key: r for r in again}
             for i, r in enumerate(rows):
                 if r.key in before and r.key in again:

@@ -90,15 +90,6 @@ def rounds_of(measurement):
     return [statistics.median(samples[i:i + per]) for i in range(0, len(samples), per)]
 
 
-def robust_sd(values):
-    """1.4826 x the median absolute deviation: the standard deviation for
-    normal data, unmoved by one wild round."""
-    if len(values) < 2:
-        return None
-    mid = statistics.median(values)
-    return 1.4826 * statistics.median(abs(v - mid) for v in values)
-
-
 def bimodal_split(values):
     """(fast, slow) round summaries if they fall into two groups more than
     ``BIMODAL_GAP`` apart, else None."""
@@ -293,16 +284,14 @@ def judge(rounds_a, rounds_b, resolution, factor):
         return whole
     fast_a = split_a[0] if split_a else rounds_a
     fast_b = split_b[0] if split_b else rounds_b
-    fast = _one_test(fast_a, fast_b, resolution, factor)
     whole.bimodal = True
     # Changed when all the rounds separate beyond the threshold and the fast
     # rounds moved the same way by more than the factor too (the fast groups
     # alone are often too few to test: 1 or 2 fast rounds of 6).
-    fast_ratio = fast.ratio or 1.0
+    fast_ratio = estimate(fast_a, fast_b) or 1.0
     moved = ((whole.direction > 0 and fast_ratio > factor)
              or (whole.direction < 0 and fast_ratio < 1 / factor))
     if moved and whole.separated:
-        whole.separated = True
         return whole
     whole.share_changed = bool(whole.direction)
     whole.direction, whole.separated = 0, False
@@ -373,14 +362,14 @@ def noise_of(measurements, commits):
     committed runs, and a verdict flipped with them although the ratio
     itself held (1.83-2.15x for the same row); pooled, every run of a row
     is judged against the same resolution (issue 8)."""
-    pool = set(commits) | set(method_runs(measurements))
+    full = set(method_runs(measurements))
+    pool = set(commits) | full
     groups = {}
     for m in measurements:
         if m.commit in pool and m.status == "ok" and is_timed(m.benchmark):
             rounds = rounds_of(m)
             if rounds:
-                key = (m.benchmark, tuple(sorted(m.params.items())))
-                groups.setdefault((m.env_name, m.commit), {})[key] = rounds
+                groups.setdefault((m.env_name, m.commit), {})[m.key] = rounds
     pairs = []
     for commit in sorted(pool, key=lambda c: c in commits):   # the compared runs last
         found = control_pair(measurements, commit)
@@ -391,7 +380,7 @@ def noise_of(measurements, commits):
     # Between sessions: the machine's other full runs, never the compared
     # ones, whose own change would otherwise pass for session noise (and the
     # reproducibility report judges each run by the others: no circle).
-    others = set(method_runs(measurements)) - set(commits)
+    others = full - set(commits)
     tables = {}
     for (env, commit), rows in groups.items():
         if commit not in others:

@@ -315,7 +315,7 @@ def build(results_dir, machine, commit=None):
     across_envs = {}
     for m in measured:
         if m.status == "ok" and m.value:
-            across_envs.setdefault(_key(m), []).append(m.value)
+            across_envs.setdefault(m.key, []).append(m.value)
     by_env = {}
     for m in measured:
         by_env.setdefault(m.env_name, []).append(m)
@@ -400,10 +400,6 @@ def _grid(benchmark, spec, row_name, col_name, size, env, cells_ms, env_ms, para
 
 # -- what the grid's evidence allows it to say (issue 8) ---------------------------
 
-def _key(m):
-    return (m.benchmark, tuple(sorted(m.params.items())))
-
-
 def threads_of(params, cores):
     """Threads a configuration runs, Python x BLAS, from its labels: "1",
     "cores", "2xcores", "default" (the BLAS's own: one per core),
@@ -440,8 +436,8 @@ def _judge_grid(grid, noise, env_ms, spec, across_envs):
     ties = []
     for k, m in ok.items():
         rounds = evidence.rounds_of(m)
-        resolution = max((r for r in (noise.resolution(_key(best), len(best_rounds), len(rounds)),
-                                      noise.resolution(_key(m), len(best_rounds), len(rounds)))
+        resolution = max((r for r in (noise.resolution(best.key, len(best_rounds), len(rounds)),
+                                      noise.resolution(m.key, len(best_rounds), len(rounds)))
                           if r), default=None)
         j = evidence.judge(best_rounds, rounds, resolution, evidence.FACTOR)
         if k == quickest or not (j.direction > 0 and j.separated):
@@ -461,7 +457,7 @@ def _judge_grid(grid, noise, env_ms, spec, across_envs):
     serial = _serial_measurement(grid, spec, env_ms)
     if serial is not None and serial.status == "ok":
         why = evidence.disturbed(evidence.rounds_of(serial))
-        typical = statistics.median(across_envs.get(_key(serial)) or [serial.value])
+        typical = statistics.median(across_envs.get(serial.key) or [serial.value])
         if not why and serial.value > evidence.USEFUL * typical:
             why = (f"{serial.value / typical:.1f}x the same cell's median over the run's "
                    "environments")

@@ -41,24 +41,7 @@ def add_arguments(parser):
                         help=f"as for compare (default {compare.DEFAULT_FACTOR})")
 
 
-def full_runs(measurements):
-    """Commits whose run has a negative control (a full matrix run), newest first."""
-    dates = {}
-    for m in measurements:
-        dates[m.commit] = max(dates.get(m.commit, 0), m.date, m.started_at)
-    return [c for c in sorted(dates, key=dates.get, reverse=True)
-            if evidence.control_pair(measurements, c)]
-
-
-def _side(measurements, env_name, commit):
-    side = compare.Side(env_name, commit)
-    for m in measurements:
-        if m.env_name == env_name and m.commit == commit:
-            side.measurements[(m.benchmark, tuple(sorted(m.params.items())))] = m
-    return side
-
-
-def judge_run(measurements, commit, kinds, factor):
+def judge_run(measurements, commit, factor):
     """pair label -> rows, for every adjacent numpy pair and both A/A
     directions at ``commit``; and the run's noise model."""
     noise = evidence.noise_of(measurements, [commit])
@@ -74,9 +57,9 @@ def judge_run(measurements, commit, kinds, factor):
         pairs += [(twin, "pinned"), ("pinned", twin)]
     out = {}
     for a, b in pairs:
-        side_a = _side(measurements, envs[a], commit)
-        side_b = _side(measurements, envs[b], commit)
-        rows = compare.compare_sides(side_a, side_b, kinds, factor, noise)
+        side_a = compare.Side.of(measurements, envs[a], commit)
+        side_b = compare.Side.of(measurements, envs[b], commit)
+        rows = compare.compare_sides(side_a, side_b, factor, noise)
         out[(a, b)] = rows
     return out, noise
 
@@ -156,9 +139,7 @@ def run(args):
     results_dir = asvrun.results_dir(args.results)
     machine = compare.choose_machine(results_dir, args.machine)
     measurements = results.load(results_dir, machine)
-    kinds = {name: info.get("type", "time")
-             for name, info in results.load_benchmarks(results_dir).items()}
-    available = full_runs(measurements)
+    available = evidence.method_runs(measurements)
     if args.commits:
         root = results_dir if results_dir.is_dir() else None
         commits = [compare.select_commit(available, ref, "a full run", root)
@@ -174,7 +155,7 @@ def run(args):
     for i, commit in enumerate(commits, 1):
         print(f"[reproducibility] judging run {i}/{len(commits)} ({commit[:8]})",
               file=sys.stderr, flush=True)
-        rows, noise = judge_run(measurements, commit, kinds, args.factor)
+        rows, noise = judge_run(measurements, commit, args.factor)
         runs_rows.append(rows)
         runs_noise.append(noise)
     advice = advice_by_run(results_dir, machine, commits)

@@ -22,6 +22,12 @@ from pathlib import Path
 from . import UsageError
 
 
+def row_key(benchmark, params):
+    """The key of one benchmark at one parameter combination, the same on
+    every side of a comparison: (benchmark, sorted (param, label) pairs)."""
+    return (benchmark, tuple(sorted(params.items())))
+
+
 def scenario_of(benchmark):
     """Module-less class name of an asv benchmark name, e.g. "MatmulThreadSplit"
     for "bench_matmul.MatmulThreadSplit.time_matmul_batch": the unit every
@@ -54,6 +60,10 @@ class Measurement:
     @property
     def scenario(self):
         return scenario_of(self.benchmark)
+
+    @property
+    def key(self):
+        return row_key(self.benchmark, self.params)
 
     @property
     def numpy(self):
