@@ -102,3 +102,23 @@ def test_stabilise_rewrites_only_the_machine_fields(tmp_path):
     assert rewritten["params"]["os"] == "Linux" and rewritten["params"]["numpy"] == "2.4.6"
     assert rewritten["results"]["b"][0] != rewritten["results"]["b"][0]  # NaN kept
     assert results.stabilise_machine(tmp_path, identity) == 0
+
+
+def test_cache_levels_from_sysfs(tmp_path):
+    """Private levels count once per core, a shared one once."""
+    def cache(cpu, index, level, kind, size, shared):
+        d = tmp_path / f"cpu{cpu}" / "cache" / f"index{index}"
+        d.mkdir(parents=True)
+        for name, value in (("level", level), ("type", kind), ("size", size),
+                            ("shared_cpu_list", shared)):
+            (d / name).write_text(f"{value}\n")
+    for cpu in (0, 1):
+        cache(cpu, 0, 1, "Data", "32K", cpu)
+        cache(cpu, 1, 1, "Instruction", "32K", cpu)
+        cache(cpu, 2, 2, "Unified", "512K", cpu)
+        cache(cpu, 3, 3, "Unified", "32768K", "0-1")
+    (tmp_path / "cpufreq").mkdir()
+    levels = machine.cache_levels(str(tmp_path))
+    assert [(c.name, c.size, c.instances, c.total) for c in levels] == [
+        ("L1d", 32768, 2, 65536), ("L2", 524288, 2, 2**20), ("L3", 2**25, 1, 2**25)]
+    assert machine.cache_levels(str(tmp_path / "absent")) == []

@@ -102,7 +102,7 @@ def test_report_tables_carry_the_numbers(published):
     row = re.search(r"<tr><td>MatmulThreadSplit</td>.*?</tr>", text).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     assert cells[2:10] == ["python_threads=cores, blas_threads=1", "3.2 ms", "1.75x", "2.00x",
-                           "2.62 GFLOP/s", "3%",
+                           "2.62 GFLOP/s", "3% of DGEMM peak",
                            "python_threads=cores, blas_threads=cores (+50%, beyond noise)",
                            "yes (ties counted)"]
     # the tutorial's S2 loses to the serial loop: 0.57x, marked naive in the table
@@ -133,12 +133,13 @@ def test_analysis_of_the_fixture(tmp_path):
     assert tutorial[0].naive_cell == ("ThreadPool()", "default")
     assert tutorial[0].fastest == ("serial loop", "default")
     assert tutorial[0].cells[("serial loop", "tasks/4")].status == "skipped"
-    rate, unit, share = report.achieved(new)
+    got = report.achieved(new)
+    rate, unit, share = got.rate, got.unit, got.share
     assert unit == "GFLOP/s" and rate == pytest.approx(2 * 64**3 * 16 / 3.2e-3 / 1e9)
     assert share == pytest.approx(rate / 100.0)
     dot = figures[("bench_dot.DotBlasThreads.time_dot", "1e5 (cache)")][0]
     assert dot.row_name is None and dot.naive_cell == ("", "default")
-    assert report.achieved(dot)[1] == "GB/s"
+    assert report.achieved(dot).unit == "GB/s"
     assert rep.advice_env() is rep.envs[-1]
     fill = figures[("bench_fill.FillManyArrays.time_fill", "128x128 x16 (cache)")][1]
     assert fill.cells[("ThreadPool(cores)", "tasks/workers")].status == "failed"
@@ -266,3 +267,22 @@ def test_hostile_values_are_shown_invalid_not_a_traceback(tmp_path, capsys):
     assert "4 invalid value(s)" in warnings[0]
     page = dict(written)["fixture-2cpu"].read_text()
     assert ">invalid<" in page
+
+
+def test_memory_bound_rows_are_judged_against_the_level_that_holds_them():
+    """Issue 9, item 5: a cache-resident dot is judged against the cache's
+    bandwidth, not reported at 200% of the memory triad."""
+    facts = {"dgemm_peak_gflops": 90.0, "triad_gbytes_per_s": 20.0,
+             "cache_bytes": {"L2": 2**20, "L3": 32 * 2**20},
+             "cache_gbytes_per_s": {"L2": 66.0, "L3": 80.0}}
+    assert report.limit_for(facts, "dot", 0.5 * 2**20) == report.Limit("L2 bandwidth", 66.0)
+    assert report.limit_for(facts, "dot", 1.6e6) == report.Limit("L3 bandwidth", 80.0)
+    assert report.limit_for(facts, "dot", 3.2e8) == report.Limit("memory triad", 20.0)
+    assert report.limit_for(facts, "matmul", 1e12) == report.Limit("DGEMM peak", 90.0)
+    # a run without cache levels cannot say where 1.6 MB sat: no share
+    older = {"triad_gbytes_per_s": 20.0}
+    assert report.limit_for(older, "dot", 1.6e6) is None
+    assert report.Achieved(40.0, "GB/s", report.Limit("L3 bandwidth", 80.0)).share_text \
+        == "50% of L3 bandwidth"
+    assert report.Achieved(40.0, "GB/s", None).share_text == "—"
+

@@ -76,6 +76,16 @@ def _num(value, fmt="{:.1f}"):
     return "not measured" if value is None else fmt.format(value)
 
 
+def _cache_text(facts):
+    """ "L2 66.1 (1 MiB), L3 80.2 (32 MiB)": each measured cache level's
+    bandwidth and the capacity the report places rows by."""
+    speeds, sizes = facts.get("cache_gbytes_per_s") or {}, facts.get("cache_bytes") or {}
+    if not speeds:
+        return "not measured"
+    return ", ".join(f"{level} {speed:.1f} ({sizes.get(level, 0) / 2**20:g} MiB)"
+                     for level, speed in sorted(speeds.items()))
+
+
 def _date(ms):
     return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000)) if ms else "?"
 
@@ -107,19 +117,20 @@ def _advice_section(rep):
                      (report.speedup_text(over_naive), True),
                      (report.speedup_text(over_serial) if not g.serial_disturbed
                       else f"— (serial baseline not used: {g.serial_disturbed})", True),
-                     (f"{rate[0]:.3g} {rate[1]}" if rate else "—", True),
-                     (f"{rate[2]:.0%}" if rate and rate[2] is not None else "—", True),
+                     (f"{rate.rate:.3g} {rate.unit}" if rate else "—", True),
+                     (rate.share_text if rate else "—", True),
                      _runner_up_text(g), a.winners_text()])
     head = ["scenario", "size", "fastest configuration (ties: fewest threads)", "time",
             "vs naive", "vs serial",
-            "achieved", "share of machine limit", "runner-up", "same winner on every numpy?"]
+            "achieved", "share of its limit", "runner-up", "same winner on every numpy?"]
     return (f"<h2 id=\"advice\">The advice</h2>\n<p>For {esc(env.label if env else '?')}: "
             "per scenario and size, the fastest configuration measured, its speed-up "
             "over the tutorial's naive configuration and over the serial baseline (both "
             "named in each scenario below), and its rate as a share of this machine's "
-            "limit: GFLOP/s against the calibrated DGEMM peak for matmul, GB/s against "
-            "the measured triad bandwidth for dot and fill (a share above 100% means "
-            "the data sat in cache, which is faster than the memory the triad measures). "
+            "limit for it: GFLOP/s against the calibrated DGEMM peak for matmul; GB/s "
+            "against the bandwidth of the level that holds the data, the smallest cache "
+            "whose capacity takes it (L2, L3: a triad measured there) or else memory (the "
+            "triad), for dot, fill and exp. "
             "A configuration is named fastest only when it beats the others beyond the noise "
             "measured in this run (its rounds separate and the gap exceeds the row's "
             "resolution, as in npthreads compare); otherwise the cells it cannot tell apart "
@@ -147,11 +158,12 @@ def _env_section(rep):
                          (_num(f.get("usable_cores"), "{:.0f}"), True),
                          (_num(f.get("dgemm_peak_gflops")), True),
                          (_num(f.get("triad_gbytes_per_s")), True),
+                         (_cache_text(f), True),
                          e.commit[:8], _date(e.date), e.name])
     head = ["numpy", "Python", "BLAS", "version", "threading layer", "kernel (DYNAMIC_ARCH)",
             "BLAS variables",
             "BLAS default threads", "usable cores",
-            "DGEMM peak GFLOP/s", "triad GB/s", "commit", "date", "asv environment"]
+            "DGEMM peak GFLOP/s", "triad GB/s", "cache GB/s (capacity)", "commit", "date", "asv environment"]
     return ("<h2 id=\"environments\">The machine and its environments</h2>\n"
             + _table(["machine", "value"], machine_rows)
             + "<p>What each environment ran on, as its benchmarks measured it (numpy wheels "

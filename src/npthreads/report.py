@@ -88,18 +88,15 @@ SPECS = {
         None, "executor", _ref("serial loop", executor="serial loop"), None, "exp"),
 }
 
-# work kind -> (profiles grid key, flops(size), bytes(size), limit track, unit)
+# work kind -> (profiles grid key, flops(size), bytes(size) or None, unit).
+# FLOPs are judged against the calibrated DGEMM peak; bytes against the
+# bandwidth of the level that holds them (``limit_for``).
 WORK = {
-    "matmul": ("matmul", lambda s: 2.0 * s[0] ** 3 * s[1], None,
-               "MachineLimits.track_dgemm_peak_gflops", "GFLOP/s"),
-    "dot": ("dot", None, lambda n: workloads.dot_nbytes(n),
-            "MachineLimits.track_triad_gbytes_per_s", "GB/s"),
-    "fill_many": ("fill_many", None, lambda s: workloads.fill_many_nbytes(*s),
-                  "MachineLimits.track_triad_gbytes_per_s", "GB/s"),
-    "fill_one": ("one_array", None, lambda n: workloads.one_array_nbytes(n),
-                 "MachineLimits.track_triad_gbytes_per_s", "GB/s"),
-    "exp": ("one_array", None, lambda n: workloads.one_array_nbytes(n, arrays=2),
-            "MachineLimits.track_triad_gbytes_per_s", "GB/s"),
+    "matmul": ("matmul", lambda s: 2.0 * s[0] ** 3 * s[1], None, "GFLOP/s"),
+    "dot": ("dot", None, lambda n: workloads.dot_nbytes(n), "GB/s"),
+    "fill_many": ("fill_many", None, lambda s: workloads.fill_many_nbytes(*s), "GB/s"),
+    "fill_one": ("one_array", None, lambda n: workloads.one_array_nbytes(n), "GB/s"),
+    "exp": ("one_array", None, lambda n: workloads.one_array_nbytes(n, arrays=2), "GB/s"),
 }
 
 FACTS = {  # track (class.method) -> fact name in Env
@@ -111,6 +108,11 @@ FACTS = {  # track (class.method) -> fact name in Env
     "BlasRuntime.track_blas_architecture": "blas_architecture",
     "MachineLimits.track_dgemm_peak_gflops": "dgemm_peak_gflops",
     "MachineLimits.track_triad_gbytes_per_s": "triad_gbytes_per_s",
+}
+# parametrized by cache level: fact name -> {level: value}
+LEVEL_FACTS = {
+    "CacheLimits.track_cache_bytes": "cache_bytes",
+    "CacheLimits.track_cache_gbytes_per_s": "cache_gbytes_per_s",
 }
 
 
@@ -299,6 +301,8 @@ def _env_facts(measurements):
         key = ".".join(m.benchmark.split(".")[-2:])
         if key in FACTS and not m.params:
             facts[FACTS[key]] = m.value if m.status == "ok" else None
+        elif key in LEVEL_FACTS and m.status == "ok" and "level" in m.params:
+            facts.setdefault(LEVEL_FACTS[key], {})[m.params["level"]] = m.value
     return facts
 
 
@@ -489,22 +493,66 @@ def _size_table(kind):
     return table
 
 
+@dataclass(frozen=True)
+class Limit:
+    """The ceiling a row is judged against, and which one it is."""
+    name: str        # "DGEMM peak", "L3 bandwidth", "memory triad"
+    value: float     # in the row's unit
+
+
+@dataclass(frozen=True)
+class Achieved:
+    rate: float
+    unit: str
+    limit: Limit | None     # None: this run measured no ceiling for it
+
+    @property
+    def share(self):
+        return self.rate / self.limit.value if self.limit and self.limit.value else None
+
+    @property
+    def share_text(self):
+        if self.share is None:
+            return "—"
+        return f"{self.share:.0%} of {self.limit.name}"
+
+
+def limit_for(facts, work, amount):
+    """The ceiling for ``amount`` FLOPs or bytes of ``work`` in an
+    environment with these ``facts`` (issue 9, item 5). Bytes are judged
+    against the smallest cache level whose capacity (across the machine)
+    holds them, else against the memory triad. A run that measured no cache
+    levels judges only what exceeds nothing it knows: no limit for bytes
+    that might sit in cache, rather than a share of the triad that says
+    only "this was not memory"."""
+    if WORK[work][1] is not None:
+        peak = facts.get("dgemm_peak_gflops")
+        return Limit("DGEMM peak", peak) if peak else None
+    sizes = facts.get("cache_bytes") or {}
+    speeds = facts.get("cache_gbytes_per_s") or {}
+    for level, capacity in sorted(sizes.items(), key=lambda kv: kv[1]):
+        if amount <= capacity:
+            return Limit(f"{level} bandwidth", speeds[level]) if speeds.get(level) else None
+    if not sizes:
+        return None
+    triad = facts.get("triad_gbytes_per_s")
+    return Limit("memory triad", triad) if triad else None
+
+
 def achieved(grid, key=None):
-    """(rate, unit, share of the machine's limit or None) of a cell (default:
-    the fastest), or None where the scenario has no limit or the size is unknown."""
+    """The rate of a cell (default: the fastest) against its limit, or None
+    where the scenario has no cost model or the size is unknown."""
     spec = SPECS.get(grid.scenario)
     key = key or grid.fastest
     if spec is None or spec.work is None or key is None or grid.time(key) is None:
         return None
-    _key, flops, nbytes, limit_track, unit = WORK[spec.work]
+    _key, flops, nbytes, unit = WORK[spec.work]
     size = _size_table(spec.work).get(grid.size)
     if size is None:
         return None
     amount = flops(size) if flops else nbytes(size)
-    rate = amount / grid.time(key) / 1e9
-    limit = grid.env.facts.get(FACTS[limit_track])
-    share = rate / limit if limit else None
-    return rate, unit, share
+    return Achieved(amount / grid.time(key) / 1e9, unit,
+                    limit_for(grid.env.facts, spec.work, amount))
 
 
 # -- the advice ---------------------------------------------------------------
