@@ -19,6 +19,8 @@ COMMANDS = {
     "seed": ("npthreads.seed", "re-measure the tutorial's S1-S7 on this machine, with verdicts"),
     "advise": ("npthreads.advise", "recommend Python threads x BLAS threads for a workload"),
     "compare": ("npthreads.compare", "compare two environments or two commits; exit 1 on slowdowns"),
+    "bisect": ("npthreads.bisect",
+               "which OpenBLAS build changed a row between two numpys, and does numpy play a part?"),
     "reproducibility": ("npthreads.reproduce",
                         "do the verdicts of several committed runs agree? (A/A included)"),
 }

@@ -1,0 +1,131 @@
+"""``npthreads bisect``: the search, its candidates and its judging, on
+synthetic rounds judged by the real verdict machinery (the end-to-end run
+over real OpenBLAS builds is in test_openblas_build.py)."""
+
+import json
+import random
+
+import pytest
+
+from npthreads import UsageError, bisect, results
+from npthreads.verdicts import SLOWER
+
+from .conftest import run_cli
+
+BUILDS = ["0.3.23.293", "0.3.23.293.1", "0.3.23.293.2", "0.3.24.95.0", "0.3.24.95.1",
+          "0.3.26.0", "0.3.26.0.4", "0.3.27.0.0", "0.3.27.0.1", "0.3.27.44.4",
+          "0.3.27.44.6", "0.3.27.63.1", "0.3.28.0.2"]
+ROW = bisect.RowSpec("bench_dot.DotBlasThreads.time_dot",
+                     (("size", "1e5 (cache)"), ("blas_threads", "2xcores")))
+
+
+def test_candidates_are_the_newest_packaging_of_each_snapshot_in_between():
+    assert bisect.between(BUILDS, "0.3.23.293.2", "0.3.27.44.4") == [
+        "0.3.24.95.1", "0.3.26.0.4", "0.3.27.0.1"]
+    # the same snapshot re-packaged is not a candidate
+    assert bisect.between(BUILDS, "0.3.27.44.4", "0.3.27.44.6") == []
+    assert bisect.snapshot("0.3.27.44.6") == (0, 3, 27, 44)
+
+
+@pytest.mark.parametrize("first", range(1, 7))
+def test_the_search_finds_the_first_new_build_wherever_it_is(first):
+    candidates = [f"b{i}" for i in range(7)]   # b0 old end, b6 new end
+    asked = []
+
+    def classify(middle, lo, hi):
+        asked.append(middle)
+        return (bisect.NEW if candidates.index(middle) >= first else bisect.OLD), "synthetic"
+
+    search = bisect.bisect_builds(candidates, classify)
+    assert search.first_new == f"b{first}"
+    assert search.candidates[search.old] == f"b{first - 1}"
+    assert len(asked) <= 3          # log2 of 6 gaps, rounded up
+
+
+def test_the_search_stops_at_a_build_it_cannot_place():
+    candidates = ["old", "a", "b", "c", "new"]
+    search = bisect.bisect_builds(candidates, lambda m, lo, hi: (None, "both ends differ"))
+    assert search.first_new is None and search.stopped == "b: both ends differ"
+    assert search.steps == [("b", None, "both ends differ")]
+
+
+class SyntheticBench(bisect.Bench):
+    """The real judging (compare's verdicts over rounds) on rounds made up
+    here instead of measured: builds from ``first`` on are ``factor`` slower."""
+
+    def __init__(self, first, factor, spread=0.02):
+        self.row, self.history, self.measured, self._past = ROW, [], {}, None
+        self.first, self.factor, self.spread = first, factor, spread
+        self.rng = random.Random(1)
+
+    def measure(self, envs, label):
+        for env in envs:
+            slow = bisect.snapshot(env.build) >= bisect.snapshot(self.first)
+            base = 1e-4 * (self.factor if slow else 1.0)
+            samples = [base * (1 + self.rng.gauss(0, self.spread)) for _ in range(18)]
+            self.measured[env] = results.Measurement(
+                "m", str(env), "c", ROW.benchmark, dict(ROW.params), base, "ok", "seconds",
+                samples=samples, per_round=3)
+        return {e: self.measured[e] for e in envs}
+
+
+def test_bisect_names_the_build_where_synthetic_rounds_step_up():
+    bench = SyntheticBench("0.3.26.0.4", 3.0)
+    ends = [bisect.Env("2.0.2", "0.3.23.293.2"), bisect.Env("2.0.2")]
+    bench.measure(ends, "ends")
+    step, row = bench.differ(*ends)
+    assert step == SLOWER and row.ratio == pytest.approx(3.0, rel=0.05)
+    candidates = [ends[0]] + [bisect.Env("2.0.2", b) for b in
+                              bisect.between(BUILDS, "0.3.23.293.2", "0.3.27.44.4")] + [ends[1]]
+    search = bisect.bisect_builds(candidates, lambda m, lo, hi: bench.place(m, lo, hi, step))
+    assert search.first_new == bisect.Env("2.0.2", "0.3.26.0.4")
+    assert search.candidates[search.old].build == "0.3.24.95.1"
+
+
+def test_a_change_within_the_noise_is_not_placed():
+    """5% under 30% round noise: the middle build matches neither end."""
+    bench = SyntheticBench("0.3.26.0.4", 1.05, spread=0.3)
+    lo, mid, hi = (bisect.Env("2.0.2", "0.3.23.293.2"), bisect.Env("2.0.2", "0.3.26.0.4"),
+                   bisect.Env("2.0.2"))
+    side, why = bench.place(mid, lo, hi, SLOWER)
+    assert side is None and "matches neither end" in why
+
+
+def test_plan_attributes_with_the_newer_numpy_hosting_the_older_build():
+    envs, builds, host = bisect.plan(("numpy", "1.26.4"), ("numpy", "2.0.2"), None, BUILDS)
+    assert builds == ("0.3.23.293.2", "0.3.27.44.4") and host == "2.0.2"
+    assert envs == [bisect.Env("1.26.4"), bisect.Env("2.0.2"),
+                    bisect.Env("2.0.2", "0.3.23.293.2")]
+    # numpys vendoring the same snapshot: numpy alone
+    envs, _, _ = bisect.plan(("numpy", "2.0.2"), ("numpy", "2.1.3"), None, BUILDS)
+    assert envs == [bisect.Env("2.0.2"), bisect.Env("2.1.3")]
+    with pytest.raises(UsageError, match="not known"):
+        bisect.plan(("numpy", "1.25.0"), ("numpy", "2.0.2"), None, BUILDS)
+    with pytest.raises(UsageError, match="not on the package index"):
+        bisect.plan(("openblas", "0.3.99.0.0"), ("openblas", "0.3.27.44.4"), None, BUILDS)
+
+
+def test_the_bisect_config_has_exactly_the_requested_environments(tmp_path, repo_root):
+    envs = [bisect.Env("1.26.4"), bisect.Env("2.0.2", "0.3.23.293.2")]
+    path = bisect.bisect_config(repo_root, envs, tmp_path / "results")
+    conf = json.loads(path.read_text())
+    assert [(i["req"]["numpy"], i["env"][bisect.OPENBLAS_VAR]) for i in conf["include"]] == [
+        ("1.26.4", ""), ("2.0.2", "0.3.23.293.2")]
+    assert conf["exclude"] == [{"req": {"numpy": conf["matrix"]["req"]["numpy"][0]}}]
+    assert conf["results_dir"] == str(tmp_path / "results")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["DotBlasThreads.time_dot", "--param", "size=1e5 (cache)", "--from", "numpy==1.26.4",
+      "--to", "numpy==2.0.2"], "--param blas_threads=... is needed"),
+    (["DotBlasThreads.time_dot", "--param", "size=1e5 (cache)", "--param", "blas_threads=0",
+      "--from", "numpy==1.26.4", "--to", "numpy==2.0.2"], "blas_threads='0' is not in the grid"),
+    (["NoSuchBench.time_x", "--from", "numpy==1.26.4", "--to", "numpy==2.0.2"], "not found"),
+    (["DotRate.track_gbytes_per_s", "--param", "size=1e5 (cache)", "--param", "blas_threads=1",
+      "--from", "numpy==1.26.4", "--to", "numpy==2.0.2"], "tracked value"),
+])
+def test_bad_rows_are_one_line_errors(argv, message):
+    proc = run_cli("bisect", *argv)
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
