@@ -594,3 +594,14 @@ def test_end_to_end_slowdown_commit_is_flagged_and_noop_is_not(tmp_path, monkeyp
 def _branch(clone):
     return subprocess.run(["git", "-C", str(clone), "branch", "--show-current"], check=True,
                           capture_output=True, text=True).stdout.strip()
+
+
+def test_numpy_selects_the_wheel_and_openblas_a_swapped_build():
+    from npthreads import UsageError
+    from npthreads.compare import select_env
+    envs = {"e-2.4.6": "2.4.6", "e-2.4.6-swap": "2.4.6+openblas0.3.27.44.6",
+            "e-2.0.2": "2.0.2"}
+    assert select_env(envs, "numpy==2.4.6") == "e-2.4.6"
+    assert select_env(envs, "openblas==0.3.27.44.6") == "e-2.4.6-swap"
+    with pytest.raises(UsageError, match="no environment matches openblas==0.3.30"):
+        select_env(envs, "openblas==0.3.30.0.7")

@@ -286,3 +286,26 @@ def test_memory_bound_rows_are_judged_against_the_level_that_holds_them():
         == "50% of L3 bandwidth"
     assert report.Achieved(40.0, "GB/s", None).share_text == "—"
 
+
+
+def test_openblas_builds_are_a_view_of_their_own(tmp_path):
+    """Issue 10, item 4: environments with a swapped OpenBLAS build are the
+    OpenBLAS view (anchored on the same numpy's own environment), not more
+    numpy versions in the heat maps, the advice or the negative control."""
+    from npthreads import pages
+    results_dir = tmp_path / "results"
+    site_fixture.write(results_dir)
+    site_fixture.write_swapped(results_dir, "fixture-2cpu", "2.4.6", "0.3.27.44.6", 327)
+    rep = report.build(results_dir, "fixture-2cpu")
+    assert [e.label for e in rep.envs] == ["numpy 1.26.4", "numpy 2.4.6"]
+    assert [e.label for e in rep.axis_envs] == ["numpy 2.4.6",
+                                                "numpy 2.4.6 + OpenBLAS 0.3.27.44.6"]
+    assert all(not g.env.openblas_build for g in rep.grids)
+    dot = rep.figures(axis=True)[("bench_dot.DotBlasThreads.time_dot", "1e5 (cache)")]
+    assert [g.env.openblas for g in dot] == ["0.3.31", "0.3.27"]
+    assert all(len(a.winners) == 2 for a in report.advice(rep))
+    pages.machine_page(rep, tmp_path / "page")
+    text = (tmp_path / "page" / "index.html").read_text()
+    assert text.count("Across OpenBLAS builds (numpy 2.4.6)") == len(rep.specs)
+    assert "numpy 2.4.6 + OpenBLAS 0.3.27.44.6 (OpenBLAS 0.3.27)" in text
+    assert (tmp_path / "page" / "openblas-01.png").stat().st_size > 1000

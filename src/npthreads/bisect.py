@@ -49,7 +49,7 @@ VENDORED = {
 # numpy links scipy-openblas64 (and can take a swapped build) from 2.0 on.
 SWAPPABLE_FROM = (2, 0)
 PACKAGE = "scipy-openblas64"
-OPENBLAS_VAR = "NPTHREADS_OPENBLAS"
+OPENBLAS_VAR = results.OPENBLAS_VAR
 BISECT_DIR = Path(".asv") / "bisect"
 
 OLD, NEW = "old", "new"
@@ -301,7 +301,7 @@ class Bench:
         found = {}
         for m in results.load(self.results_dir, self.machine):
             if m.commit == self.commit and m.key == self.row.key:
-                env = Env(m.numpy, m.env_vars.get(OPENBLAS_VAR) or "")
+                env = Env(m.numpy, m.openblas_build)
                 if env in envs:
                     found[env] = m
         missing = [str(e) for e in envs if e not in found or found[e].status != "ok"]

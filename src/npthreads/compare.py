@@ -181,14 +181,27 @@ def choose_machine(results_dir, wanted):
                      f"choose one with --machine: {', '.join(names)}")
 
 
+def env_label(m):
+    """How ``select_env`` knows an environment: its numpy, and the OpenBLAS
+    build swapped into it if any ("2.4.6+openblas0.3.27.44.6")."""
+    return m.numpy + (f"+openblas{m.openblas_build}" if m.openblas_build else "")
+
+
 def select_env(envs, selector):
     """The one environment ``selector`` names: ``numpy==X`` (``pinned`` for
-    the pin-following one), a full environment name, or a unique part of one.
-    ``envs`` maps environment name -> its numpy."""
-    if selector.replace(" ", "").startswith("numpy=="):
+    the pin-following one; the wheel's own OpenBLAS), ``openblas==B`` (the
+    environment with that scipy-openblas64 build swapped in), a full
+    environment name, or a unique part of one. ``envs`` maps environment
+    name -> ``env_label``."""
+    compact = selector.replace(" ", "")
+    if compact.startswith("numpy=="):
         version = selector.split("==", 1)[1].strip()
         found = [e for e, numpy in envs.items() if numpy == version]
         what = f"numpy=={version}"
+    elif compact.startswith("openblas=="):
+        build = selector.split("==", 1)[1].strip()
+        found = [e for e, label in envs.items() if label.endswith(f"+openblas{build}")]
+        what = f"openblas=={build}"
     elif selector in envs:
         return selector
     else:
@@ -247,7 +260,7 @@ def choose_sides(measurements, args, root):
         by_env.setdefault(m.env_name, {}).setdefault(m.commit, m.date)
     if not by_env:
         raise UsageError("the results hold no measurements")
-    envs = {e: next(m.numpy for m in measurements if m.env_name == e) for e in by_env}
+    envs = {e: next(env_label(m) for m in measurements if m.env_name == e) for e in by_env}
 
     commit_mode = any((args.from_commit, args.to_commit, args.commits))
     if args.commits:
@@ -420,6 +433,12 @@ def confirm(rows, side_a, side_b, machine, results_dir, args):
     targets = [r for r in rows if r.verdict == SLOWER][:args.confirm_max]
     if not targets:
         return None
+    swapped = [s.env_name for s in (side_a, side_b)
+               if any(m.openblas_build for m in s.measurements.values())]
+    if swapped and not args.config:
+        raise UsageError(f"--confirm rebuilds environments of the numpy axis only; "
+                         f"{swapped[0]} has a swapped OpenBLAS: re-measure it with "
+                         "`npthreads bisect` or give --config")
     here = asvrun.machine_name()
     if here != machine:
         raise UsageError(f"--confirm re-measures on this machine ({here}), but the results "

@@ -305,7 +305,9 @@ def control_pair(measurements, commit):
     pin-following one and the matrix entry it duplicates, found from the
     suite's ``track_numpy_version`` (or, for results older than that track,
     the pin in the commit's pyproject.toml). None if there is no such pair."""
-    at_commit = [m for m in measurements if m.commit == commit]
+    # environments with a swapped OpenBLAS run the same numpy on purpose
+    # (issue 10): they are the OpenBLAS axis, not a control
+    at_commit = [m for m in measurements if m.commit == commit and not m.openblas_build]
     envs = {m.env_name: m.numpy for m in at_commit}
     pinned = [e for e, numpy in envs.items() if numpy == "pinned"]
     if len(pinned) != 1:

@@ -148,7 +148,7 @@ def _env_section(rep):
                     ["memory", _gib(info.get("ram"))], ["architecture", info.get("arch", "?")],
                     ["OS", info.get("os", "?")]]
     env_rows = []
-    for e in rep.envs:
+    for e in rep.envs + [e for e in rep.axis_envs if e.openblas_build]:
         f = e.facts
         env_rows.append([e.label, e.python, e.blas_fact("blas_library") or "not measured",
                          e.openblas or "not measured",
@@ -268,8 +268,34 @@ def _scenario_sections(rep, folder):
                         f"alt=\"{esc(alt)}\"></figure>")
             for size, grids in sizes:
                 part.append(f"<p class=\"muted\">{esc(size or 'all')}</p>" + _version_table(grids))
+        part += _openblas_view(rep, benchmark, scenario, folder, b_index)
         out.append("\n".join(part))
     return "\n".join(out), "".join(toc)
+
+
+def _openblas_view(rep, benchmark, scenario, folder, b_index):
+    """The scenario across OpenBLAS builds under one numpy (issue 10), next
+    to the numpy view: a step that shows here belongs to OpenBLAS; one that
+    shows only across numpy versions, to numpy."""
+    sizes = [(size, grids) for (b, size), grids in rep.figures(axis=True).items()
+             if b == benchmark and len(grids) > 1]
+    if not sizes:
+        return []
+    host = sizes[0][1][0].env.numpy
+    name = f"openblas-{b_index + 1:02d}.png"
+    plots.version_axis(sizes, folder / name, tick=plots.build_tick)
+    alt = (f"Line plot of {scenario}: fastest, naive and serial time per OpenBLAS build "
+           f"under numpy {host}; " + "; ".join(
+               f"{s or 'all'}: fastest "
+               f"{plots.format_time(min(filter(None, (g.fastest_time for g in gs)), default=None))}"
+               for s, gs in sizes))
+    part = [f"<h3>Across OpenBLAS builds (numpy {esc(host)})</h3>"
+            f"<p>The same numpy with each scipy-openblas64 build swapped in, and its wheel's "
+            f"own build (\"wheel\"): what changes here is OpenBLAS's doing.</p>"
+            f"<figure><img src=\"{name}\" alt=\"{esc(alt)}\"></figure>"]
+    for size, grids in sizes:
+        part.append(f"<p class=\"muted\">{esc(size or 'all')}</p>" + _heat_table(grids))
+    return part
 
 
 def machine_page(rep, folder):

@@ -141,9 +141,19 @@ def _box(ax, g, rows, cols, key, style, width, inset=0.0):
                            fill=False, edgecolor="black", linestyle=style, lw=width))
 
 
-def version_axis(series, path):
-    """The scenario's fastest, naive and serial time per numpy version (one
-    panel per size); the x labels carry each environment's OpenBLAS.
+def numpy_tick(env):
+    return f"{env.numpy}\nOpenBLAS\n{env.openblas or '?'}"
+
+
+def build_tick(env):
+    """The OpenBLAS axis: the build, or the wheel's own."""
+    return f"{env.openblas_build or 'wheel'}\nOpenBLAS\n{env.openblas or '?'}"
+
+
+def version_axis(series, path, tick=numpy_tick):
+    """The scenario's fastest, naive and serial time per environment, in
+    version order (one panel per size); ``tick`` labels each environment
+    (default: its numpy, with its OpenBLAS under it).
 
     ``series``: [(size, [Grid per env in version order])]."""
     n = len(series)
@@ -164,8 +174,7 @@ def version_axis(series, path):
                         markersize=marker_size, markerfacecolor=face, linestyle=style,
                         color=colour, label=label)
         ax.set_yscale("log")
-        ax.set_xticks(xs, [_plain(f"{g.env.numpy}\nOpenBLAS\n{g.env.openblas or '?'}")
-                           for g in grids])
+        ax.set_xticks(xs, [_plain(tick(g.env)) for g in grids])
         ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_time(y)))
         ax.yaxis.set_minor_formatter(FuncFormatter(partial(_minor_tick, ax)))
         ax.set_xlim(-0.5, len(grids) - 0.5)

@@ -86,6 +86,13 @@ SPECS = {
     "ExpInParts": Spec(
         "Does np.exp over one large array get faster with one slice per thread?",
         None, "executor", _ref("serial loop", executor="serial loop"), None, "exp"),
+    "SmallBlasCalls": Spec(
+        "Do many small BLAS calls from concurrent workers slow down when each worker's "
+        "BLAS keeps its default threads? (numpy#27605)",
+        "executor", "blas_threads",
+        _ref("serial loop + 1 BLAS thread", executor="serial loop", blas_threads="1"),
+        _ref("ProcessPool(cores) + default BLAS (numpy#27605)",
+             executor="ProcessPool(cores)", blas_threads="default"), None),
 }
 
 # work kind -> (profiles grid key, flops(size), bytes(size) or None, unit).
@@ -161,7 +168,14 @@ class Env:
         return None if code is None else blasfacts.decode(table, code)
 
     @property
+    def openblas_build(self):
+        """The scipy-openblas64 build swapped in ("" for the wheel's own)."""
+        return self.env_vars.get(results.OPENBLAS_VAR) or ""
+
+    @property
     def label(self):
+        if self.openblas_build:
+            return f"numpy {self.numpy} + OpenBLAS {self.openblas_build}"
         return f"numpy {self.numpy}"
 
 
@@ -240,11 +254,16 @@ class Report:
     envs: list                    # Env, numpy release order
     grids: list                   # Grid, in scenario, size, env order
     specs: dict = field(default_factory=dict)   # benchmark -> Spec (None: generic)
+    # The OpenBLAS axis (issue 10): one numpy with swapped OpenBLAS builds,
+    # and that numpy's own environment of the numpy axis as the anchor.
+    axis_envs: list = field(default_factory=list)
+    axis_grids: list = field(default_factory=list)
 
-    def figures(self):
-        """Grids grouped as the page shows them: (benchmark, size) -> [Grid per env]."""
+    def figures(self, axis=False):
+        """Grids grouped as the page shows them: (benchmark, size) -> [Grid
+        per env], across numpy versions (or, ``axis``, OpenBLAS builds)."""
         out = {}
-        for g in self.grids:
+        for g in (self.axis_grids if axis else self.grids):
             out.setdefault((g.benchmark, g.size), []).append(g)
         return out
 
@@ -308,7 +327,9 @@ def _env_facts(measurements):
 
 def build(results_dir, machine, commit=None):
     """The report of one machine, from its newest result per environment
-    (or from one ``commit``'s run)."""
+    (or from one ``commit``'s run). Environments with a swapped OpenBLAS
+    build (issue 10) make the OpenBLAS view, next to the numpy axis, with
+    the numpy axis's environment of the same numpy as its anchor."""
     info = results.machines(results_dir).get(machine, {})
     everything = results.load(results_dir, machine)
     if commit:
@@ -316,6 +337,20 @@ def build(results_dir, machine, commit=None):
     else:
         measured = results.latest_per_environment(everything)
     noise = evidence.noise_of(everything, sorted({m.commit for m in measured}))
+    swapped = [m for m in measured if m.openblas_build]
+    measured = [m for m in measured if not m.openblas_build]
+    report = Report(machine=machine, info=info, envs=[], grids=[])
+    report.envs, report.grids = _grids(measured, noise, report.specs)
+    if swapped:
+        hosts = {m.numpy for m in swapped}
+        anchors = [m for m in measured if m.numpy in hosts]
+        report.axis_envs, report.axis_grids = _grids(anchors + swapped, noise, report.specs)
+    return report
+
+
+def _grids(measured, noise, specs):
+    """(environments, grids) of a set of measurements, every grid judged
+    against the noise; ``specs`` receives each benchmark's layout."""
     across_envs = {}
     for m in measured:
         if m.status == "ok" and m.value:
@@ -329,17 +364,18 @@ def build(results_dir, machine, commit=None):
         envs.append(Env(name=name, numpy=first.numpy, python=first.python,
                         commit=first.commit, date=first.date, facts=_env_facts(ms),
                         env_vars=dict(first.env_vars)))
-    envs.sort(key=lambda e: (version_key(e.numpy), e.python, e.name))
+    envs.sort(key=lambda e: (version_key(e.numpy), version_key(e.openblas_build or "0"),
+                             e.python, e.name))
 
     bench_axes = _scenario_benchmarks(measured)
     param_order = {}
     for m in measured:
         for k, v in m.params.items():
             param_order.setdefault((m.benchmark, k), []).append(v)
-    report = Report(machine=machine, info=info, envs=envs, grids=[])
+    grids = []
     for benchmark in sorted(bench_axes, key=_benchmark_order):
         spec, row_name, col_name = _layout(benchmark, bench_axes[benchmark])
-        report.specs[benchmark] = spec
+        specs[benchmark] = spec
         outer = [p for p in bench_axes[benchmark] if p not in (row_name, col_name)]
         sizes = {}
         for env in envs:
@@ -356,8 +392,8 @@ def build(results_dir, machine, commit=None):
                     grid = _grid(benchmark, spec, row_name, col_name, size, env,
                                  cells_ms, by_env[env.name], param_order)
                     _judge_grid(grid, noise, by_env[env.name], spec, across_envs)
-                    report.grids.append(grid)
-    return report
+                    grids.append(grid)
+    return envs, grids
 
 
 def _benchmark_order(name):

@@ -22,6 +22,11 @@ from pathlib import Path
 from . import UsageError
 
 
+# The matrix variable naming the scipy-openblas64 build swapped into an
+# environment (issue 10); empty: the OpenBLAS the numpy wheel vendors.
+OPENBLAS_VAR = "NPTHREADS_OPENBLAS"
+
+
 def row_key(benchmark, params):
     """The key of one benchmark at one parameter combination, the same on
     every side of a comparison: (benchmark, sorted (param, label) pairs)."""
@@ -70,6 +75,12 @@ class Measurement:
         """The numpy version this environment ran ("pinned" if asv did not
         choose it: the pin-following environment)."""
         return self.requirements.get("numpy") or "pinned"
+
+    @property
+    def openblas_build(self):
+        """The scipy-openblas64 build swapped into this environment, or ""
+        for the numpy wheel's own (every environment of the numpy axis)."""
+        return self.env_vars.get(OPENBLAS_VAR) or ""
 
     @property
     def spread(self):
