@@ -35,9 +35,10 @@ def test_params_never_depend_on_the_installed_numpy():
     """Params are plain strings fixed by the profile: the same text whatever numpy."""
     code = ("import json, sys; sys.path.insert(0, '.');\n"
             "import benchmarks.bench_matmul as m, benchmarks.bench_fill as f, "
-            "benchmarks.bench_dot as d, benchmarks.bench_ufunc as u\n"
+            "benchmarks.bench_dot as d, benchmarks.bench_ufunc as u, "
+            "benchmarks.bench_small_calls as s\n"
             "out = {}\n"
-            "for mod in (m, f, d, u):\n"
+            "for mod in (m, f, d, u, s):\n"
             "    for name in dir(mod):\n"
             "        cls = getattr(mod, name)\n"
             "        if isinstance(cls, type) and getattr(cls, 'params', None) and cls.__module__ == mod.__name__:\n"
@@ -47,9 +48,35 @@ def test_params_never_depend_on_the_installed_numpy():
                          text=True, check=True)
     params = json.loads(out.stdout)
     assert {"MatmulTutorial", "MatmulThreadSplit", "DotBlasThreads", "FillManyArrays",
-            "FillOneArrayInParts", "ExpInParts", "DotEnvVarTutorial"} <= set(params)
+            "FillOneArrayInParts", "ExpInParts", "DotEnvVarTutorial",
+            "SmallBlasCalls"} <= set(params)
     for axes in params.values():
         assert all(isinstance(v, str) for axis in axes for v in axis)
+
+
+@pytest.mark.parametrize("blas_threads", ["1", "default"])
+def test_small_calls_hold_the_blas_limit_inside_process_workers(blas_threads):
+    """numpy#27605's scenario: a process pool's workers each have their own
+    BLAS, so "1" must be applied in every worker, and "default" left alone."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench_small_calls import CALLS, SmallBlasCalls
+
+    from npthreads.threadcontrol import current_blas_threads, worker_blas_threads
+    default = current_blas_threads()
+    bench = SmallBlasCalls()
+    call = next(iter(CALLS))
+    kind, n, calls, tasks = CALLS[call]
+    bench.setup(call, "ProcessPool(cores)", blas_threads)
+    try:
+        pool = bench._executor
+        bench.time_small_calls(call, "ProcessPool(cores)", blas_threads)
+        seen = set(pool.run(worker_blas_threads, [(i,) for i in range(2 * pool.workers)]))
+        results = pool.run(bench.batch.fn, bench.batch.tasks)
+    finally:
+        bench.teardown(call, "ProcessPool(cores)", blas_threads)
+    assert seen == ({1} if blas_threads == "1" else {default})
+    assert results == [float(n)] * tasks   # a dot of ones, computed in the workers
+    assert current_blas_threads() == default
 
 
 @pytest.mark.slow

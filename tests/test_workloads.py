@@ -57,3 +57,24 @@ def test_data_is_built_with_pages_touched_and_cached():
     first = workloads.ones_list((8, 8), 2)
     assert workloads.ones_list((8, 8), 2) is first
     assert all(np.all(a == 1) for a in first)
+
+
+@pytest.mark.parametrize("kind,n", [("dot", 16_000), ("gemv", 64), ("gemm", 32)])
+def test_small_calls_batch_equals_a_serial_reference(kind, n):
+    batch = workloads.small_calls_batch(kind, n, calls=3, tasks=4)
+    a, b = workloads.small_operands(kind, n)
+    reference = float(np.sum(np.dot(a, b)))
+    assert reference == float(n ** {"dot": 1, "gemv": 2, "gemm": 3}[kind])  # ones . ones
+    assert batch.run_serial() == [reference] * 4
+    # only a label and two numbers cross to a process pool, never the arrays
+    assert batch.tasks == ((kind, n, 3),) * 4
+    assert batch.flops == workloads.small_calls_flops(kind, n, 12)
+
+
+def test_small_calls_sizes():
+    assert workloads.small_calls_flops("dot", 16_000) == 32_000
+    assert workloads.small_calls_flops("gemm", 128, calls=2) == 2 * 2 * 128**3
+    assert workloads.small_calls_nbytes("dot", 1000) == (2 * 1000 + 1) * 8
+    assert workloads.small_calls_nbytes("gemv", 10, processes=3) == 3 * (100 + 10 + 10) * 8
+    with pytest.raises(ValueError):
+        workloads.small_operands("syrk", 8)

@@ -83,8 +83,13 @@ def _noop(*_):
 
 def _limit_worker_blas(blas_threads):
     """Process-pool initializer: each worker has its own BLAS pool, which
-    must be limited inside it (limits do not cross processes)."""
+    must be limited inside it (limits do not cross processes). numpy is
+    imported first: threadpoolctl limits only the libraries already loaded,
+    and a spawned worker has loaded numpy only if the parent's main module
+    imports it (asv's runner's does; pytest's does not, and there the limit
+    silently did nothing)."""
     if blas_threads is not None:
+        import numpy  # noqa: F401  (loads the BLAS)
         from threadpoolctl import threadpool_limits
         threadpool_limits(blas_threads, user_api="blas")
 

@@ -44,6 +44,21 @@ _DEFAULT = {
         "2e5 (cache)": 200_000,
         "2e7 (memory)": 20_000_000,
     },
+    # many small BLAS calls (numpy#27605): label -> (call, n, calls per task,
+    # tasks). A call takes 3-105 us on one core. dot n=16000 is the issue's
+    # (the norm of one DataFrame column), above the 10,000 elements from
+    # which OpenBLAS threads a DDOT; a 256x256 DGEMV is threaded by OpenBLAS
+    # 0.3.23 (numpy 1.26), not from 0.3.27 on (raised threshold); a 128^3
+    # DGEMM by every OpenBLAS of the matrix (above the 100^3 of the
+    # small-matrix kernels and the 64^3 of the threading threshold).
+    # Batches of 4-7 ms on 2 cores; the slow cells (ProcessPool, default
+    # BLAS, numpy 2.4.6) take 0.1 s: 4x the batch of the first version, which
+    # took 0.4-0.5 s there and would have pushed `make bench` past 15 min.
+    "small_calls": {
+        "dot 16e3 x2000": ("dot", 16_000, 125, 16),
+        "gemv 256x256 x1024": ("gemv", 256, 64, 16),
+        "gemm 128x128 x48": ("gemm", 128, 3, 16),
+    },
 }
 
 _QUICK = {
@@ -53,6 +68,7 @@ _QUICK = {
     "dot": {"1e5 (cache)": 100_000},
     "fill_many": {"128x128 x16 (cache)": (128, 16)},
     "one_array": {"2e5 (cache)": 200_000},
+    "small_calls": {"dot 16e3 x2000": ("dot", 16_000, 125, 16)},
 }
 
 _TUTORIAL_SIZES = {

@@ -50,6 +50,13 @@ def current_blas_threads():
     return None if info is None else info["num_threads"]
 
 
+def worker_blas_threads(_task=None):
+    """``current_blas_threads()`` as a task: run in a process pool's workers
+    it reports the limit their initializer set (limits do not cross
+    processes, so the parent's BlasThreads cannot verify them)."""
+    return current_blas_threads()
+
+
 class BlasThreads:
     """Hold the BLAS at ``count`` threads until ``restore()``.
 

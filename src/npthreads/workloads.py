@@ -53,6 +53,19 @@ def exp_into(source, out):
     np.exp(source, out=out)
 
 
+def small_calls(kind, n, calls):
+    """``calls`` small BLAS calls of one ``kind`` on this process's own
+    operands, as each worker of numpy#27605 makes its many small DDOTs (the
+    norms of a cosine similarity per column) on data it built itself. Only ``(kind, n, calls)`` crosses to a process pool and
+    one float comes back (the sum of the last result), so the pool times the
+    calls, not pickling."""
+    a, b = small_operands(kind, n)
+    dot = np.dot
+    for _ in range(calls):
+        out = dot(a, b)
+    return float(np.sum(out))
+
+
 # -- cached data getters -----------------------------------------------------
 # maxsize=2: asv runs one parameter combination per process, so two entries
 # cover a benchmark that needs two shapes, without holding gigabytes.
@@ -65,6 +78,25 @@ def ones_list(shape, count):
 @functools.lru_cache(maxsize=2)
 def ones_array(shape):
     return np.ones(shape)
+
+
+# one small BLAS call: kind -> (shape of a, shape of b) for size n
+_SMALL_SHAPES = {
+    "dot": lambda n: ((n,), (n,)),         # DDOT
+    "gemv": lambda n: ((n, n), (n,)),      # DGEMV
+    "gemm": lambda n: ((n, n), (n, n)),    # DGEMM
+}
+
+
+@functools.lru_cache(maxsize=2)
+def small_operands(kind, n):
+    """The two operands of a small call, built once per process (in a process
+    pool's worker on its first task: microseconds, against the milliseconds a
+    task takes)."""
+    if kind not in _SMALL_SHAPES:
+        raise ValueError(f"unknown small call {kind!r}; choose from {', '.join(_SMALL_SHAPES)}")
+    shape_a, shape_b = _SMALL_SHAPES[kind](n)
+    return np.ones(shape_a), np.ones(shape_b)
 
 
 # -- memory each batch needs, checked before anything is allocated ----------
@@ -83,6 +115,19 @@ def fill_many_nbytes(n, count):
 
 def one_array_nbytes(n_elements, arrays=1):
     return arrays * n_elements * FLOAT_BYTES
+
+
+def small_calls_nbytes(kind, n, processes=1):
+    """Operands and result of one small call, in each of ``processes`` (a
+    process pool's workers each hold their own)."""
+    shape_a, shape_b = _SMALL_SHAPES[kind](n)
+    result = {"dot": 1, "gemv": n, "gemm": n * n}[kind]
+    return processes * (int(np.prod(shape_a)) + int(np.prod(shape_b)) + result) * FLOAT_BYTES
+
+
+def small_calls_flops(kind, n, calls=1):
+    """Floating-point operations of ``calls`` small calls: 2n, 2n^2 or 2n^3 each."""
+    return calls * 2.0 * n ** {"dot": 1, "gemv": 2, "gemm": 3}[kind]
 
 
 # -- batches -----------------------------------------------------------------
@@ -145,3 +190,15 @@ def exp_parts_batch(n_elements, parts):
 @functools.lru_cache(maxsize=1)
 def _exp_output(n_elements):
     return np.ones(n_elements)
+
+
+def small_calls_batch(kind, n, calls, tasks):
+    """``tasks`` tasks of ``calls`` small BLAS calls each (numpy#27605: each
+    worker process makes many small DDOTs, of n=16000 there). The operands
+    stay in cache: what is measured is the call and the BLAS threads it
+    wakes, not memory."""
+    small_operands(kind, n)  # built here, outside any timed region
+    total = calls * tasks
+    return Batch(f"{kind} n={n} x{total}", small_calls, ((kind, n, calls),) * tasks,
+                 flops=small_calls_flops(kind, n, total),
+                 bytes_moved=float(small_calls_nbytes(kind, n) * total))
