@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: bench quick full publish compare test clean
+.PHONY: bench bench-openblas quick full publish compare test clean
 
 $(STAMP): requirements/tools.txt pyproject.toml
 	@echo "[make] creating $(VENV) with the pinned tools"
@@ -17,6 +17,10 @@ $(STAMP): requirements/tools.txt pyproject.toml
 ## the benchmarks over the whole numpy matrix, then the site
 bench: $(STAMP)
 	$(BIN)/npthreads bench --profile default
+
+## the OpenBLAS axis: numpy 2.4.6 with each OpenBLAS build swapped in, and its own wheel
+bench-openblas: $(STAMP)
+	$(BIN)/npthreads bench --profile default --axis openblas
 
 ## a smoke run: tiny grid, two environments, results under .asv/quick
 quick: $(STAMP)

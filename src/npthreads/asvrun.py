@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import UsageError, machine
 from .profiles import PROFILE_ENV, PROFILES
+from .results import OPENBLAS_VAR
 
 CONFIG = "asv.conf.json"
 MACHINE_ENV = "NPTHREADS_MACHINE"
@@ -187,17 +188,72 @@ def _only_numpy(conf, versions):
         conf.setdefault("exclude", []).append({"req": {"numpy": matrix[0]}})
 
 
-def profile_config(root, profile, numpy=None, coretype=None):
-    """The config file asv should use for ``profile`` (and, if given, only the
-    environments of these ``numpy`` versions, or every environment with the
-    OpenBLAS kernel forced to ``coretype``): asv.conf.json itself for the
-    whole default matrix, else a derived copy under .asv/<profile>/. Results
-    of the default profile always go to the committed results/."""
+# What a run follows (``npthreads bench --axis``): the numpy versions, each
+# with the OpenBLAS its wheel vendors, or one numpy with one scipy-openblas64
+# build per OpenBLAS release swapped in (the include entries that set
+# NPTHREADS_OPENBLAS) next to that numpy's own wheel, the anchor.
+AXES = ("numpy", "openblas")
+# The benchmarks the OpenBLAS axis runs (asv -b, one class each): where
+# OpenBLAS decides the answer (BLAS threads, small BLAS calls, the machine's
+# ceilings and each environment's BLAS facts), within a budget the nine
+# builds leave room for. The one place to change that set.
+OPENBLAS_AXIS_BENCHMARKS = ("BlasRuntime", "MachineLimits", "DotBlasThreads",
+                            "MatmulThreadSplit", "SmallBlasCalls")
+
+
+def swapped_build(entry):
+    """The scipy-openblas64 build an include entry swaps in ("" for none)."""
+    return (entry.get("env") or {}).get(OPENBLAS_VAR) or ""
+
+
+def axis_benchmarks(axis):
+    """asv -b patterns of what ``axis`` runs: [] = every benchmark."""
+    if axis != "openblas":
+        return []
+    return [rf"\.{re.escape(name)}\." for name in OPENBLAS_AXIS_BENCHMARKS]
+
+
+def _only_axis(conf, axis):
+    """Keep the environments of ``axis``: for "numpy" every one but the
+    swapped builds; for "openblas" the swapped builds and the matrix
+    environment of their numpy (the anchor: the same numpy, its own build)."""
+    includes = conf.get("include", [])
+    swapped = [inc for inc in includes if swapped_build(inc)]
+    if axis == "numpy":
+        conf["include"] = [inc for inc in includes if not swapped_build(inc)]
+        return
+    if not swapped:
+        raise UsageError(f"{CONFIG} has no OpenBLAS axis (include entries setting {OPENBLAS_VAR})")
+    hosts = {inc.get("req", {}).get("numpy") for inc in swapped}
+    req = conf.setdefault("matrix", {}).setdefault("req", {})
+    anchors = [v for v in req.get("numpy") or [] if v in hosts]
+    if not anchors:
+        raise UsageError(f"the OpenBLAS axis runs numpy {', '.join(sorted(map(str, hosts)))}, "
+                         f"which the matrix does not: no anchor environment to compare with")
+    req["numpy"] = anchors
+    conf["include"] = swapped
+
+
+def profile_config(root, profile, numpy=None, coretype=None, axis="numpy"):
+    """The config file asv should use for ``profile`` on ``axis`` (and, if
+    given, only the environments of these ``numpy`` versions, or every
+    environment with the OpenBLAS kernel forced to ``coretype``):
+    asv.conf.json itself when that is exactly what it builds, else a derived
+    copy under .asv/<profile>/. The numpy axis leaves the swapped OpenBLAS
+    builds out (``make bench`` has a 15-minute budget); the openblas axis is
+    those and their anchor only. Results of the default profile always go to
+    the committed results/."""
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
-    if profile == "default" and not numpy and not coretype:
-        return Path(root) / CONFIG
+    if axis not in AXES:
+        raise UsageError(f"unknown axis {axis!r}; choose from {', '.join(AXES)}")
+    if axis == "openblas" and numpy:
+        raise UsageError("--numpy does not combine with --axis openblas, which runs the "
+                         "numpy its builds are swapped into")
     conf = load_config(root)
+    if (profile == "default" and not numpy and not coretype and axis == "numpy"
+            and not any(swapped_build(inc) for inc in conf.get("include", []))):
+        return Path(root) / CONFIG
     out = Path(root) / ".asv" / profile
     out.mkdir(parents=True, exist_ok=True)
     # asv reads relative paths against the working directory, not the
@@ -209,7 +265,8 @@ def profile_config(root, profile, numpy=None, coretype=None):
     if profile != "default":
         conf["results_dir"] = str(out / "results")
         conf["html_dir"] = str(out / "html")
-    if profile == "quick":
+    _only_axis(conf, axis)
+    if profile == "quick" and axis == "numpy":
         conf.setdefault("matrix", {}).setdefault("req", {})["numpy"] = QUICK_NUMPY
         conf["include"] = [inc for inc in conf.get("include", [])
                            if inc.get("env", {}).get("NPTHREADS_NUMPY") == "pinned"]
@@ -221,7 +278,8 @@ def profile_config(root, profile, numpy=None, coretype=None):
         # shell setting (issue 9).
         for entry in [conf.setdefault("matrix", {})] + conf.get("include", []):
             entry.setdefault("env_nobuild", {})["OPENBLAS_CORETYPE"] = coretype
-    name = "asv.conf.json" if not numpy else "asv.some-numpy.conf.json"
+    name = ("asv.openblas.conf.json" if axis == "openblas" else
+            "asv.conf.json" if not numpy else "asv.some-numpy.conf.json")
     path = out / (name if not coretype else name.replace(".conf", f".{coretype}.conf"))
     path.write_text(json.dumps(conf, indent=2) + "\n")
     return path

@@ -24,6 +24,11 @@ def add_arguments(parser):
     parser.add_argument("--openblas-coretype", metavar="KERNEL",
                         help="force this OpenBLAS kernel (e.g. Haswell) in every environment; "
                              "recorded in the environment names (default: OpenBLAS detects)")
+    parser.add_argument("--axis", choices=asvrun.AXES, default="numpy",
+                        help="numpy: every numpy with its wheel's own OpenBLAS (default); "
+                             "openblas: one numpy with each OpenBLAS build of asv.conf.json "
+                             "swapped in, plus that numpy's own wheel, running only "
+                             + ", ".join(asvrun.OPENBLAS_AXIS_BENCHMARKS) + " unless -b says")
     parser.add_argument("--no-publish", action="store_true", help="skip publishing the site")
 
 
@@ -36,7 +41,7 @@ def run(args):
     print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
           f"{facts['ram']}; profile {profile}", flush=True)
     forced = asvrun.forced_kernel(args.openblas_coretype) if args.openblas_coretype else None
-    config = asvrun.profile_config(root, profile, args.numpy, forced)
+    config = asvrun.profile_config(root, profile, args.numpy, forced, args.axis)
     results_dir, _ = asvrun.config_dirs(root, config)
     # A corrupt result file already on disk is named now, in one line,
     # before asv runs for minutes and then trips over it.
@@ -46,6 +51,13 @@ def run(args):
         if relabelled:
             print(f"[npthreads] results: {relabelled} file(s) of {name} re-labelled with the "
                   "machine's stable identity (one history series per environment)", flush=True)
+        # Against asv.conf.json itself, not the derived config: a forced
+        # kernel is in every derived environment but was not in older runs.
+        renamed = results.name_every_matrix_variable(results_dir, conf)
+        if renamed:
+            print(f"[npthreads] results: {renamed} file(s) renamed with every matrix variable "
+                  "of asv.conf.json, as asv names them now (one history series per "
+                  "environment)", flush=True)
     env = asvrun.asv_environ(conf, profile)
     removed = asvrun.blas_env_removed()
     print("[npthreads] BLAS settings: "
@@ -63,9 +75,11 @@ def run(args):
            "--record-samples", "--show-stderr", "--interleave-rounds"]
     if profile == "quick":
         cmd.append("--quick")
-    for pattern in args.bench:
+    for pattern in args.bench or asvrun.axis_benchmarks(args.axis):
         cmd += ["--bench", pattern]
-    print(f"[npthreads] 1/2 running the suite on {commit[:8]} in every environment "
+    what = ("the OpenBLAS axis (each build swapped into one numpy, and its own wheel)"
+            if args.axis == "openblas" else "every environment")
+    print(f"[npthreads] 1/2 running the suite on {commit[:8]} in {what} "
           "(asv builds each virtualenv on first use)", flush=True)
     code = asvrun.asv(cmd, env, root)
     summarize(results_dir, name, commit)
@@ -91,5 +105,11 @@ def summarize(results_dir, machine, commit):
     for m in measured:
         by_env.setdefault(m.env_name, Counter())[m.status] += 1
     for env_name, counts in sorted(by_env.items()):
+        if counts["failed"] and not counts["ok"] and not counts["skipped"]:
+            # what asv records for an environment whose install step failed,
+            # e.g. an OpenBLAS build that did not verify (openblas_build)
+            print(f"  {env_name}: nothing measured, {counts['failed']} failed: refused at "
+                  "install or every benchmark failed (asv's output above says which)")
+            continue
         print(f"  {env_name}: {counts['ok']} measured, {counts['skipped']} skipped, "
               f"{counts['failed']} failed")

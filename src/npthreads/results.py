@@ -12,9 +12,11 @@ file is named in a one-line error instead of a traceback.
 """
 
 import ast
+import hashlib
 import itertools
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,3 +270,95 @@ def stabilise_machine(results_dir, identity):
         tmp.replace(path)
         changed += 1
     return changed
+
+
+# -- asv's names for environments and result files --------------------------------
+
+def asv_env_name(tool, python, requirements, env_vars):
+    """The name asv 0.6 gives an environment (``Environment.name``, i.e.
+    ``asv.environment.get_env_name``): tool, python, the requirements sorted
+    (a bare name when the version is empty), then every matrix variable
+    sorted, value glued on, joined by "-" and sanitised as asv does."""
+    parts = ([tool] if tool else []) + [f"py{python}"]
+    parts += [f"{k}{v}" if v else k for k, v in sorted(requirements.items())]
+    parts += [f"{k}{v}" for k, v in sorted(env_vars.items())]
+    # asv.util.sanitize_filename: the same character class, spelt the same
+    return re.sub('[<>:"/\\^|?*\x00-\x1f]', "_", "-".join(parts))
+
+
+def asv_result_filename(commit, env_name):
+    """``<commit[:8]>-<env_name>.json``, or with ``env-<md5 of the name>``
+    when the name has 128 characters or more (asv.results.get_filename):
+    every environment that names NPTHREADS_OPENBLAS is that long."""
+    if len(env_name) >= 128:
+        env_name = "env-" + hashlib.md5(env_name.encode("utf-8")).hexdigest()
+    return f"{commit[:8]}-{env_name}.json"
+
+
+def variables_every_environment_names(config):
+    """{variable: value} for the matrix variables (``env`` and
+    ``env_nobuild``) that the asv ``config`` gives every environment, the
+    matrix with one value and each ``include`` entry its own: before such a
+    variable was added, that one value is what every environment ran with
+    (an empty NPTHREADS_OPENBLAS = numpy's own OpenBLAS)."""
+    matrix = config.get("matrix") or {}
+    found = {}
+    for kind in ("env", "env_nobuild"):
+        for var, values in (matrix.get(kind) or {}).items():
+            values = values if isinstance(values, list) else [values]
+            if len(values) == 1 and isinstance(values[0], str) and all(
+                    var in (inc.get(kind) or {}) for inc in config.get("include", [])):
+                found[var] = values[0]
+    return found
+
+
+def name_every_matrix_variable(results_dir, config):
+    """Give every result file the matrix variables the asv ``config``
+    names in every environment but the file lacks, with their one matrix
+    value, under the environment and file name asv computes with them; so
+    adding a variable to the matrix (NPTHREADS_OPENBLAS, issue 10) keeps
+    each environment one history series instead of starting a new one.
+
+    Only ``env_vars``, ``env_name`` and the file name change (asv keeps
+    matrix variables out of ``params``). The renamed file is written before
+    the old one is removed; a file whose name asv would not have computed
+    from its own fields, or whose new name is taken, is left as it is (one
+    warning line). Idempotent. Returns how many files were renamed."""
+    wanted = variables_every_environment_names(config)
+    root = Path(results_dir)
+    if not wanted or not root.is_dir():
+        return 0
+    renamed = 0
+    for path in sorted(root.glob("*/*.json")):
+        if path.name in ("machine.json", "benchmarks.json"):
+            continue
+        data = _load_json(path)
+        try:
+            env_vars = dict(data["env_vars"] or {})
+            old_name, python = data["env_name"], data["python"]
+            requirements, commit = data["requirements"], data["commit_hash"]
+        except (KeyError, TypeError):
+            continue  # not an asv 0.6 result file; the reader names it
+        missing = {k: v for k, v in wanted.items() if k not in env_vars}
+        if not missing:
+            continue
+        tool = old_name.split(f"-py{python}-", 1)[0] if f"-py{python}-" in old_name else ""
+        if (asv_env_name(tool, python, requirements, env_vars) != old_name
+                or asv_result_filename(commit, old_name) != path.name):
+            print(f"npthreads: warning: {path}: its name is not the one asv computes from "
+                  "its fields; left as it is", file=sys.stderr)
+            continue
+        env_vars.update(missing)
+        data["env_vars"] = env_vars
+        data["env_name"] = asv_env_name(tool, python, requirements, env_vars)
+        target = path.with_name(asv_result_filename(commit, data["env_name"]))
+        if target.exists():
+            print(f"npthreads: warning: {path}: {target.name} already exists; left as it is",
+                  file=sys.stderr)
+            continue
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(target)
+        path.unlink()
+        renamed += 1
+    return renamed
