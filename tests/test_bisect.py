@@ -94,8 +94,11 @@ def test_a_change_within_the_noise_is_not_placed():
 def test_plan_attributes_with_the_newer_numpy_hosting_the_older_build():
     envs, builds, host = bisect.plan(("numpy", "1.26.4"), ("numpy", "2.0.2"), None, BUILDS)
     assert builds == ("0.3.23.293.2", "0.3.27.44.4") and host == "2.0.2"
+    # numpy 2.x cannot load 0.3.23.293: the nearest build it can
     assert envs == [bisect.Env("1.26.4"), bisect.Env("2.0.2"),
-                    bisect.Env("2.0.2", "0.3.23.293.2")]
+                    bisect.Env("2.0.2", "0.3.24.95.1")]
+    envs, _, _ = bisect.plan(("numpy", "2.2.6"), ("numpy", "2.4.6"), None, BUILDS)
+    assert envs[2] == bisect.Env("2.4.6", "0.3.29.0.0")
     # numpys vendoring the same snapshot: numpy alone
     envs, _, _ = bisect.plan(("numpy", "2.0.2"), ("numpy", "2.1.3"), None, BUILDS)
     assert envs == [bisect.Env("2.0.2"), bisect.Env("2.1.3")]
@@ -129,3 +132,31 @@ def test_bad_rows_are_one_line_errors(argv, message):
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_the_whole_command_attributes_then_bisects_synthetic_rounds(capsys):
+    """1.26.4 -> 2.0.2 with builds from 0.3.26 on 3x slower: the step
+    follows OpenBLAS, numpy plays no part, and 0.3.26.0.4 is named."""
+    bench = SyntheticBench("0.3.26.0.4", 3.0)
+    envs, (old, new), host = bisect.plan(("numpy", "1.26.4"), ("numpy", "2.0.2"), None, BUILDS)
+    code = bisect._run(bench, envs, old, new, host, BUILDS, started=0.0)
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "first OpenBLAS build that shows the change: 0.3.26.0.4" in out
+    assert "(the one before, 0.3.24.95.1, does not)" in out
+    assert "numpy plays no part" in out
+
+
+def test_a_step_that_is_numpys_is_not_bisected(capsys):
+    """Same OpenBLAS snapshot in both wheels: the step is numpy's."""
+    class NumpyStep(SyntheticBench):
+        def measure(self, envs, label):
+            got = super().measure(envs, label)
+            for env, m in got.items():
+                if env.numpy == "2.1.3":
+                    m.samples = [s * 2 for s in m.samples]
+            return got
+    bench = NumpyStep("9.9.9", 1.0)
+    envs, (old, new), host = bisect.plan(("numpy", "2.0.2"), ("numpy", "2.1.3"), None, BUILDS)
+    assert bisect._run(bench, envs, old, new, host, BUILDS, started=0.0) == 0
+    assert "numpy plays the part" in capsys.readouterr().out

@@ -48,6 +48,10 @@ VENDORED = {
 }
 # numpy links scipy-openblas64 (and can take a swapped build) from 2.0 on.
 SWAPPABLE_FROM = (2, 0)
+# The oldest OpenBLAS snapshot numpy 2.x can load: 0.3.23.293 (numpy
+# 1.26.4's) exports the old symbol names (cblas_dgemm64_, no scipy_ prefix)
+# and numpy 2.x fails to import with it (checked by the install step).
+FIRST_SWAPPABLE_SNAPSHOT = (0, 3, 24)
 PACKAGE = "scipy-openblas64"
 OPENBLAS_VAR = results.OPENBLAS_VAR
 BISECT_DIR = Path(".asv") / "bisect"
@@ -396,9 +400,23 @@ def _params(pairs):
     return given
 
 
+def nearest_swappable(build, builds):
+    """``build``, or the newest packaging of the oldest snapshot numpy 2.x
+    can load if ``build`` is older than that."""
+    if snapshot(build) >= FIRST_SWAPPABLE_SNAPSHOT:
+        return build
+    later = [b for b in builds if snapshot(b) >= FIRST_SWAPPABLE_SNAPSHOT]
+    if not later:
+        raise UsageError(f"no {PACKAGE} build numpy 2.x can load is on the package index")
+    first = min(snapshot(b) for b in later)
+    return max((b for b in later if snapshot(b) == first), key=version_tuple)
+
+
 def plan(old, new, host, builds):
     """(the environments of the attribution, the OpenBLAS builds at each end,
-    the numpy hosting the swaps) for the two sides."""
+    the numpy hosting the swaps) for the two sides. The third environment,
+    the host numpy with the other numpy's build (or the nearest one it can
+    load), carries both checks."""
     (kind_a, a), (kind_b, b) = old, new
     if kind_a != kind_b:
         raise UsageError("--from and --to must both name numpy versions or both OpenBLAS builds")
@@ -421,7 +439,7 @@ def plan(old, new, host, builds):
     if snapshot(old_build) == snapshot(new_build):
         envs = [Env(a), Env(b)]   # same OpenBLAS source: only numpy differs
     else:
-        swapped = old_build if host == b else new_build
+        swapped = nearest_swappable(old_build if host == b else new_build, builds)
         envs = [Env(a), Env(b), Env(host, swapped)]
     return envs, (old_build, new_build), host
 
@@ -462,22 +480,19 @@ def _run(bench, envs, old_build, new_build, host, builds, started):
     follows_openblas = numpy_part = None
     old_end = new_end = None
     if len(envs) == 3:
-        host_envs = [e for e in (envs[0], envs[1]) if e.numpy == host]
-        other = [e for e in (envs[0], envs[1]) if e.numpy != host][0]
-        swapped = envs[2]
-        native = host_envs[0]
-        # same numpy (host), the two builds
-        old_end, new_end = ((swapped, native) if native.build == new_build
-                            else (native, swapped))
+        native, swapped = [e for e in envs[:2] if e.numpy == host][0], envs[2]
+        other = [e for e in envs[:2] if e.numpy != host][0]
+        # same numpy (the host), the two builds
+        old_end, new_end = (swapped, native) if native == envs[1] else (native, swapped)
         blas_step, blas_row = bench.differ(old_end, new_end)
         print(f"  same numpy         {old_end}  ->  {new_end}: {evidence_text(blas_row)}")
         follows_openblas = blas_step == step
-        # same OpenBLAS build, the two numpys
-        same_build = swapped if swapped.build == other.build else native
-        pair = (other, same_build) if other == envs[0] else (same_build, other)
+        # (nearly) the same build, the two numpys
+        pair = (other, swapped) if other == envs[0] else (swapped, other)
         np_step, np_row = bench.differ(*pair)
-        note = (" (1.26 links the same OpenBLAS snapshot under other symbol names)"
-                if version_tuple(other.numpy)[:2] < SWAPPABLE_FROM else "")
+        note = ("" if swapped.build == other.build else
+                f" (the nearest build numpy {host} can load to {other.build}: a difference "
+                "here may also be OpenBLAS's)")
         print(f"  same OpenBLAS      {pair[0]}  ->  {pair[1]}: {evidence_text(np_row)}{note}")
         numpy_part = bool(np_step)
     else:
@@ -490,8 +505,8 @@ def _run(bench, envs, old_build, new_build, host, builds, started):
                                    "and the numpy step alone does not show it either: "
                                    "cannot tell"))
         return 0 if numpy_part else 3
-    candidates = [old_end] + [Env(host, b) for b in between(builds, old_build, new_build)] \
-        + [new_end]
+    candidates = [old_end] + [Env(host, b) for b in between(builds, old_end.build,
+                                                             new_end.build)] + [new_end]
     print(f"[bisect] 2/2 the row follows OpenBLAS under numpy {host}"
           + ("; numpy plays a part too" if numpy_part else "; numpy plays no part")
           + f". {len(candidates) - 2} snapshot(s) in between: "
