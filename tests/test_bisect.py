@@ -1,6 +1,6 @@
 """``npthreads bisect``: the search, its candidates and its judging, on
-synthetic rounds judged by the real verdict machinery (the end-to-end run
-over real OpenBLAS builds is in test_openblas_build.py)."""
+synthetic rounds judged by the real verdict machinery, and one real run
+over three OpenBLAS builds (slow)."""
 
 import json
 import random
@@ -160,3 +160,30 @@ def test_a_step_that_is_numpys_is_not_bisected(capsys):
     envs, (old, new), host = bisect.plan(("numpy", "2.0.2"), ("numpy", "2.1.3"), None, BUILDS)
     assert bisect._run(bench, envs, old, new, host, BUILDS, started=0.0) == 0
     assert "numpy plays the part" in capsys.readouterr().out
+
+
+def test_two_builds_under_one_numpy_go_straight_to_the_search(capsys):
+    bench = SyntheticBench("0.3.27.0.1", 4.0)
+    envs, (old, new), host = bisect.plan(("openblas", "0.3.24.95.1"),
+                                         ("openblas", "0.3.27.44.6"), "2.4.6", BUILDS)
+    assert envs == [bisect.Env("2.4.6", "0.3.24.95.1"), bisect.Env("2.4.6", "0.3.27.44.6")]
+    assert bisect._run(bench, envs, old, new, host, BUILDS, started=0.0) == 0
+    out = capsys.readouterr().out
+    assert "first OpenBLAS build that shows the change: 0.3.27.0.1" in out
+    assert "numpy plays" not in out
+
+
+@pytest.mark.slow
+def test_a_real_bisect_over_three_openblas_builds():
+    """Real asv, real scipy-openblas64 builds swapped into numpy 2.4.6
+    (``openblas_build``): the dot at BLAS threads above the core count steps
+    up ~200x with OpenBLAS 0.3.27 (README), and the one build in between,
+    0.3.27.0.1, is the first that shows it."""
+    proc = run_cli("bisect", "DotBlasThreads.time_dot", "--param", "size=1e5 (cache)",
+                   "--param", "blas_threads=2xcores", "--from", "openblas==0.3.26.0.4",
+                   "--to", "openblas==0.3.27.44.6", "--numpy", "2.4.6", "--rounds", "3",
+                   "--timeout", "1200", timeout=1500)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "1 snapshot(s) in between: 0.3.27.0.1" in proc.stdout
+    assert "first OpenBLAS build that shows the change: 0.3.27.0.1 " \
+           "(the one before, 0.3.26.0.4, does not), under numpy 2.4.6" in proc.stdout

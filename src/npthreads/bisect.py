@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import UsageError, asvrun, evidence, results
+from .openblas_build import OPENBLAS_VAR, PACKAGE, SWAPPABLE_FROM
 from .verdicts import FASTER, SLOWER
 
 # The scipy-openblas64 build each numpy wheel vendors, from numpy's own
@@ -46,14 +47,10 @@ VENDORED = {
     "2.3.5": "0.3.30.0.7",
     "2.4.6": "0.3.31.188.0",
 }
-# numpy links scipy-openblas64 (and can take a swapped build) from 2.0 on.
-SWAPPABLE_FROM = (2, 0)
 # The oldest OpenBLAS snapshot numpy 2.x can load: 0.3.23.293 (numpy
 # 1.26.4's) exports the old symbol names (cblas_dgemm64_, no scipy_ prefix)
 # and numpy 2.x fails to import with it (checked by the install step).
 FIRST_SWAPPABLE_SNAPSHOT = (0, 3, 24)
-PACKAGE = "scipy-openblas64"
-OPENBLAS_VAR = results.OPENBLAS_VAR
 BISECT_DIR = Path(".asv") / "bisect"
 
 OLD, NEW = "old", "new"
@@ -495,6 +492,10 @@ def _run(bench, envs, old_build, new_build, host, builds, started):
                 "here may also be OpenBLAS's)")
         print(f"  same OpenBLAS      {pair[0]}  ->  {pair[1]}: {evidence_text(np_row)}{note}")
         numpy_part = bool(np_step)
+    elif envs[0].numpy == envs[1].numpy:
+        # two builds under one numpy: the step is OpenBLAS's by construction
+        old_end, new_end = envs
+        follows_openblas, numpy_part = True, False
     else:
         print("  both numpys vendor the same OpenBLAS snapshot: the step is numpy's")
         numpy_part, follows_openblas = True, False
@@ -507,8 +508,10 @@ def _run(bench, envs, old_build, new_build, host, builds, started):
         return 0 if numpy_part else 3
     candidates = [old_end] + [Env(host, b) for b in between(builds, old_end.build,
                                                              new_end.build)] + [new_end]
+    one_numpy = envs[0].numpy == envs[1].numpy
     print(f"[bisect] 2/2 the row follows OpenBLAS under numpy {host}"
-          + ("; numpy plays a part too" if numpy_part else "; numpy plays no part")
+          + ("" if one_numpy else "; numpy plays a part too" if numpy_part
+             else "; numpy plays no part")
           + f". {len(candidates) - 2} snapshot(s) in between: "
           + ", ".join(e.build for e in candidates[1:-1]), flush=True)
 
@@ -522,7 +525,8 @@ def _run(bench, envs, old_build, new_build, host, builds, started):
     first = search.first_new
     last_old = search.candidates[search.old]
     print(f"\n[bisect] first OpenBLAS build that shows the change: {first.build} "
-          f"(the one before, {last_old.build}, does not), under numpy {host}; "
-          + ("numpy plays a part too" if numpy_part else "numpy plays no part")
+          f"(the one before, {last_old.build}, does not), under numpy {host}"
+          + ("" if one_numpy else "; numpy plays a part too" if numpy_part
+             else "; numpy plays no part")
           + f". {len(search.steps)} bisection step(s), {minutes:.1f} min.")
     return 0
