@@ -1,6 +1,6 @@
 """Vector dot products (tutorial S4-S5): does a threaded BLAS help a dot?"""
 
-from npthreads import workloads
+from npthreads import cost, workloads
 
 from .common import GRID, Rate, Scenario, best_seconds
 
@@ -14,7 +14,7 @@ class DotBlasThreads(Scenario):
 
     def setup(self, size, blas_threads):
         n = SIZES[size]
-        self.require_memory(workloads.dot_nbytes(n), f"dot {size}")
+        self.require_memory(cost.dot_nbytes(n), f"dot {size}")
         self.batch = workloads.dot_batch(n)
         self.limit_blas(blas_threads)
 
@@ -46,7 +46,7 @@ class DotEnvVarTutorial(Scenario):
     number = 1
 
     def setup(self, size, omp_num_threads):
-        self.require_memory(workloads.dot_nbytes(SIZES[size]), f"dot {size}")
+        self.require_memory(cost.dot_nbytes(SIZES[size]), f"dot {size}")
 
     def timeraw_create_and_dot(self, size, omp_num_threads):
         n = SIZES[size]

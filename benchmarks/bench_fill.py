@@ -1,6 +1,6 @@
 """Array fills (tutorial S6-S7 and the "parts of one array" contrast)."""
 
-from npthreads import workloads
+from npthreads import cost, workloads
 from npthreads.executors import resolve_chunksize
 
 from .common import GRID, Rate, Scenario, best_seconds
@@ -24,7 +24,7 @@ class FillManyArrays(Scenario):
         if executor == "serial loop" and chunksize != "default":
             raise NotImplementedError("a serial loop has no chunks")
         n, count = MANY[size]
-        self.require_memory(workloads.fill_many_nbytes(n, count), f"fill {size}")
+        self.require_memory(cost.fill_many_nbytes(n, count), f"fill {size}")
         self.batch = workloads.fill_many_batch(n, count)
         pool = self.start_executor(executor)
         self.chunksize = resolve_chunksize(chunksize, count, pool.workers)
@@ -40,7 +40,7 @@ class FillOneArrayInParts(Scenario):
 
     def setup(self, size, executor):
         n = ONE[size]
-        self.require_memory(workloads.one_array_nbytes(n), f"fill {size}")
+        self.require_memory(cost.one_array_nbytes(n), f"fill {size}")
         pool = self.start_executor(executor)
         self.batch = workloads.fill_parts_batch(n, pool.workers)
 

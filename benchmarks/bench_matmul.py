@@ -1,6 +1,6 @@
 """Batched matrix products (tutorial S1-S3): Python threads against BLAS threads."""
 
-from npthreads import workloads
+from npthreads import cost, workloads
 
 from .common import GRID, Rate, Scenario, best_seconds
 
@@ -9,7 +9,7 @@ SIZES = GRID["matmul"]
 
 def _batch(self, size):
     n, count = SIZES[size]
-    self.require_memory(workloads.matmul_nbytes(n, count), f"matmul {size}")
+    self.require_memory(cost.matmul_nbytes(n, count), f"matmul {size}")
     return workloads.matmul_batch(n, count)
 
 

@@ -9,7 +9,7 @@ instead of calling sched_yield, and a DDOT of more than 10,000 elements
 wakes them: each worker's BLAS threads compete with the other workers.
 """
 
-from npthreads import machine, workloads
+from npthreads import cost, machine, workloads
 from npthreads.threadcontrol import worker_blas_threads
 
 from .common import GRID, Scenario
@@ -35,7 +35,7 @@ class SmallBlasCalls(Scenario):
     def setup(self, call, executor, blas_threads):
         kind, n, calls, tasks = CALLS[call]
         processes = 1 + (machine.resolve_threads("cores") if executor.startswith("Process") else 0)
-        self.require_memory(workloads.small_calls_nbytes(kind, n, processes), f"small {call}")
+        self.require_memory(cost.small_calls_nbytes(kind, n, processes), f"small {call}")
         self.batch = workloads.small_calls_batch(kind, n, calls, tasks)
         self.limit_blas(blas_threads)
         worker_blas = None if blas_threads == "default" else self._blas.count

@@ -1,6 +1,6 @@
 """A GIL-releasing elementwise ufunc split across threads."""
 
-from npthreads import workloads
+from npthreads import cost, workloads
 
 from .common import GRID, Scenario
 
@@ -17,7 +17,7 @@ class ExpInParts(Scenario):
 
     def setup(self, size, executor):
         n = ONE[size]
-        self.require_memory(workloads.one_array_nbytes(n, arrays=2), f"exp {size}")
+        self.require_memory(cost.one_array_nbytes(n, arrays=2), f"exp {size}")
         pool = self.start_executor(executor)
         self.batch = workloads.exp_parts_batch(n, pool.workers)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from npthreads import workloads
+from npthreads import cost, workloads
 
 
 def test_matmul_batch_computes_the_products():
@@ -68,13 +68,13 @@ def test_small_calls_batch_equals_a_serial_reference(kind, n):
     assert batch.run_serial() == [reference] * 4
     # only a label and two numbers cross to a process pool, never the arrays
     assert batch.tasks == ((kind, n, 3),) * 4
-    assert batch.flops == workloads.small_calls_flops(kind, n, 12)
+    assert batch.flops == cost.small_calls_flops(kind, n, 12)
 
 
 def test_small_calls_sizes():
-    assert workloads.small_calls_flops("dot", 16_000) == 32_000
-    assert workloads.small_calls_flops("gemm", 128, calls=2) == 2 * 2 * 128**3
-    assert workloads.small_calls_nbytes("dot", 1000) == (2 * 1000 + 1) * 8
-    assert workloads.small_calls_nbytes("gemv", 10, processes=3) == 3 * (100 + 10 + 10) * 8
+    assert cost.small_calls_flops("dot", 16_000) == 32_000
+    assert cost.small_calls_flops("gemm", 128, calls=2) == 2 * 2 * 128**3
+    assert cost.small_calls_nbytes("dot", 1000) == (2 * 1000 + 1) * 8
+    assert cost.small_calls_nbytes("gemv", 10, processes=3) == 3 * (100 + 10 + 10) * 8
     with pytest.raises(ValueError):
         workloads.small_operands("syrk", 8)

@@ -28,7 +28,9 @@ import statistics
 import sys
 import time
 
-from . import UsageError, asvrun, evidence, machine
+from . import UsageError, asvrun, cost, evidence, machine
+from .scenarios import SPECS
+from .units import format_seconds
 
 # name -> (what --size counts, default size, default tasks or None, what it runs)
 WORKLOADS = {
@@ -64,14 +66,13 @@ def parse_size(text):
 
 
 def nbytes(workload, size, tasks):
-    from . import workloads
     if workload == "matmul":
-        return workloads.matmul_nbytes(size, tasks)
+        return cost.matmul_nbytes(size, tasks)
     if workload == "fill":
-        return workloads.fill_many_nbytes(size, tasks)
+        return cost.fill_many_nbytes(size, tasks)
     if workload == "dot":
-        return workloads.dot_nbytes(size)
-    return workloads.one_array_nbytes(size, arrays=2 if workload == "exp" else 1)
+        return cost.dot_nbytes(size)
+    return cost.one_array_nbytes(size, arrays=2 if workload == "exp" else 1)
 
 
 def describe(workload, size, tasks):
@@ -274,11 +275,33 @@ def label(cell):
 
 # -- reading the suite's results instead -------------------------------------
 
+# workload -> the suite's scenarios whose serial and naive cells (declared in
+# ``scenarios.SPECS``) are its references
+_REFERENCES = {"matmul": "MatmulTutorial", "fill": "FillManyArrays",
+               "fill-parts": "FillOneArrayInParts", "exp": "ExpInParts"}
+
+
 def _role(workload, m):
     """Where a suite measurement goes: ("grid", python, blas), ("serial",),
     ("naive",) or None; only the suite's time_* benchmarks are used."""
     if ".time_" not in m.benchmark:
         return None
+    p, s = m.params, m.scenario
+    if workload == "matmul" and s == "MatmulThreadSplit":
+        return ("grid", p["python_threads"], p["blas_threads"])
+    if workload == "dot" and s == "DotBlasThreads":
+        return ("grid", "1", p["blas_threads"])
+    if s != _REFERENCES.get(workload):
+        return None
+    spec = SPECS[s]
+    for role, ref in (("serial", spec.serial), ("naive", spec.naive)):
+        if ref is not None and ref.matches(s, p):
+            return (role,)
+    executor = p.get("executor", "")
+    if workload != "matmul" and p.get("chunksize", "default") == "default" \
+            and executor.startswith("ThreadPool(") and executor != "ThreadPool()":
+        return ("grid", executor[len("ThreadPool("):-1], "default")
+    return None
     p, s = m.params, m.scenario
     if workload == "matmul":
         if s == "MatmulThreadSplit":
@@ -367,12 +390,6 @@ def from_results(workload, results_dir, size=None):
 
 # -- output ------------------------------------------------------------------
 
-def _secs(value):
-    if value is None:
-        return "-"
-    return f"{value:.3f} s" if value >= 1 else f"{value * 1e3:.3g} ms"
-
-
 def format_advice(title, cells, advice):
     grid = {(c["python"], c["blas"]): c for c in cells if c["kind"] == "grid"}
     pythons = list(dict.fromkeys(k[0] for k in grid))
@@ -389,14 +406,14 @@ def format_advice(title, cells, advice):
         cell = grid.get((p, b))
         if cell is None:
             return "-"
-        return _secs(cell["median"]) if cell.get("median") else "refused" if cell.get("reason") else "-"
+        return format_seconds(cell["median"]) if cell.get("median") else "refused" if cell.get("reason") else "-"
 
     rows = [["Python \\ BLAS threads"] + [head(b, "blas") for b in blases]]
     rows += [[head(p, "python")] + [text(p, b) for b in blases] for p in pythons]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [title, ""] + ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip()
                            for r in rows]
-    refs = [f"{label(c)} {_secs(c['median'])}" for c in cells
+    refs = [f"{label(c)} {format_seconds(c['median'])}" for c in cells
             if (c["kind"] in ("serial", "naive") or c.get("serial_reference"))
             and c.get("median")]
     if refs:
@@ -405,7 +422,7 @@ def format_advice(title, cells, advice):
     a = advice
     how = ("" if a["blas"] == "default" else
            f" (threadpoolctl.threadpool_limits({a['blas_threads']}, user_api='blas'))")
-    lines += ["", f"recommendation: {a['best']}{how} -> {_secs(a['seconds'])}"
+    lines += ["", f"recommendation: {a['best']}{how} -> {format_seconds(a['seconds'])}"
                   + (f"; the fastest, {a['fastest']}, does not beat it beyond the noise" if a["fastest"] != a["best"] else "")]
     def gain(speedup, what):
         noise = " (within the noise)" if abs(speedup - 1) <= a["tie_margin"] else ""

@@ -11,6 +11,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from . import cost
+
 # -- the tutorial's programs, verbatim (line counts match its listings) -----
 
 _S1 = """\
@@ -223,12 +225,11 @@ def sizes(group, scale):
 
 def nbytes(group, size):
     """Memory the group's programs hold at their peak (results included)."""
-    from . import workloads  # imports numpy: only when sizes are checked
     if group == "matmul":
-        return workloads.matmul_nbytes(size["n"], size["count"])
+        return cost.matmul_nbytes(size["n"], size["count"])
     if group == "dot":
-        return workloads.dot_nbytes(size["n"])
-    return workloads.fill_many_nbytes(size["n"], size["count"])
+        return cost.dot_nbytes(size["n"])
+    return cost.fill_many_nbytes(size["n"], size["count"])
 
 
 def describe(group, size):

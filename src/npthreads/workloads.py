@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FLOAT_BYTES = np.dtype(np.float64).itemsize
+from . import cost
+
 
 
 @dataclass(frozen=True)
@@ -80,54 +81,15 @@ def ones_array(shape):
     return np.ones(shape)
 
 
-# one small BLAS call: kind -> (shape of a, shape of b) for size n
-_SMALL_SHAPES = {
-    "dot": lambda n: ((n,), (n,)),         # DDOT
-    "gemv": lambda n: ((n, n), (n,)),      # DGEMV
-    "gemm": lambda n: ((n, n), (n, n)),    # DGEMM
-}
-
-
 @functools.lru_cache(maxsize=2)
 def small_operands(kind, n):
     """The two operands of a small call, built once per process (in a process
     pool's worker on its first task: microseconds, against the milliseconds a
     task takes)."""
-    if kind not in _SMALL_SHAPES:
-        raise ValueError(f"unknown small call {kind!r}; choose from {', '.join(_SMALL_SHAPES)}")
-    shape_a, shape_b = _SMALL_SHAPES[kind](n)
+    if kind not in cost.SMALL_SHAPES:
+        raise ValueError(f"unknown small call {kind!r}; choose from {', '.join(cost.SMALL_SHAPES)}")
+    shape_a, shape_b = cost.SMALL_SHAPES[kind](n)
     return np.ones(shape_a), np.ones(shape_b)
-
-
-# -- memory each batch needs, checked before anything is allocated ----------
-
-def matmul_nbytes(n, count):
-    return 3 * count * n * n * FLOAT_BYTES  # a, b and the result per pair
-
-
-def dot_nbytes(n):
-    return 2 * n * FLOAT_BYTES
-
-
-def fill_many_nbytes(n, count):
-    return count * n * n * FLOAT_BYTES
-
-
-def one_array_nbytes(n_elements, arrays=1):
-    return arrays * n_elements * FLOAT_BYTES
-
-
-def small_calls_nbytes(kind, n, processes=1):
-    """Operands and result of one small call, in each of ``processes`` (a
-    process pool's workers each hold their own)."""
-    shape_a, shape_b = _SMALL_SHAPES[kind](n)
-    result = {"dot": 1, "gemv": n, "gemm": n * n}[kind]
-    return processes * (int(np.prod(shape_a)) + int(np.prod(shape_b)) + result) * FLOAT_BYTES
-
-
-def small_calls_flops(kind, n, calls=1):
-    """Floating-point operations of ``calls`` small calls: 2n, 2n^2 or 2n^3 each."""
-    return calls * 2.0 * n ** {"dot": 1, "gemv": 2, "gemm": 3}[kind]
 
 
 # -- batches -----------------------------------------------------------------
@@ -137,8 +99,8 @@ def matmul_batch(n, count):
     left = ones_list((n, n), count)
     right = _right_operands(n, count)
     return Batch(f"matmul {count}x({n}x{n})", matmul_pair, tuple(zip(left, right)),
-                 flops=2.0 * n**3 * count,
-                 bytes_moved=3.0 * n * n * FLOAT_BYTES * count)
+                 flops=cost.matmul_flops(n, count),
+                 bytes_moved=float(cost.matmul_nbytes(n, count)))
 
 
 @functools.lru_cache(maxsize=2)
@@ -151,8 +113,8 @@ def dot_batch(n):
     """One dot of two n-vectors (tutorial: n = 1e9)."""
     a = ones_array((n,))
     b = _second_vector(n)
-    return Batch(f"dot {n}", dot, ((a, b),), flops=2.0 * n,
-                 bytes_moved=2.0 * n * FLOAT_BYTES)
+    return Batch(f"dot {n}", dot, ((a, b),), flops=cost.dot_flops(n),
+                 bytes_moved=float(cost.dot_nbytes(n)))
 
 
 @functools.lru_cache(maxsize=1)
@@ -164,7 +126,7 @@ def fill_many_batch(n, count):
     """``count`` separate n x n arrays, each filled (tutorial: 100 of 5000)."""
     arrays = ones_list((n, n), count)
     return Batch(f"fill {count}x({n}x{n})", fill_zero, tuple((a,) for a in arrays),
-                 bytes_moved=float(count * n * n * FLOAT_BYTES))
+                 bytes_moved=float(cost.fill_many_nbytes(n, count)))
 
 
 def fill_parts_batch(n_elements, parts):
@@ -174,7 +136,7 @@ def fill_parts_batch(n_elements, parts):
     views = np.array_split(array, parts)
     return Batch(f"fill 1x{n_elements} in {parts} parts", fill_zero,
                  tuple((v,) for v in views),
-                 bytes_moved=float(n_elements * FLOAT_BYTES))
+                 bytes_moved=float(cost.one_array_nbytes(n_elements)))
 
 
 def exp_parts_batch(n_elements, parts):
@@ -184,7 +146,7 @@ def exp_parts_batch(n_elements, parts):
     pairs = zip(np.array_split(source, parts), np.array_split(out, parts))
     return Batch(f"exp 1x{n_elements} in {parts} parts", exp_into, tuple(pairs),
                  flops=float(n_elements),
-                 bytes_moved=2.0 * n_elements * FLOAT_BYTES)
+                 bytes_moved=float(cost.one_array_nbytes(n_elements, arrays=2)))
 
 
 @functools.lru_cache(maxsize=1)
@@ -200,5 +162,5 @@ def small_calls_batch(kind, n, calls, tasks):
     small_operands(kind, n)  # built here, outside any timed region
     total = calls * tasks
     return Batch(f"{kind} n={n} x{total}", small_calls, ((kind, n, calls),) * tasks,
-                 flops=small_calls_flops(kind, n, total),
-                 bytes_moved=float(small_calls_nbytes(kind, n) * total))
+                 flops=cost.small_calls_flops(kind, n, total),
+                 bytes_moved=float(cost.small_calls_nbytes(kind, n) * total))
