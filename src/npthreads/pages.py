@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import plots, report, results
+from .units import format_duration
 
 STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 18px 40px;
@@ -113,7 +114,7 @@ def _advice_section(rep):
         over_serial = g.speedup(g.fastest, g.serial_time) if g.fastest else None
         rows.append([g.scenario, g.size or "—",
                      g.config(g.fastest) if g.fastest else "nothing measured",
-                     (plots.format_time(g.fastest_time), True),
+                     (format_duration(g.fastest_time), True),
                      (report.speedup_text(over_naive), True),
                      (report.speedup_text(over_serial) if not g.serial_disturbed
                       else f"— (serial baseline not used: {g.serial_disturbed})", True),
@@ -188,14 +189,14 @@ def _heat_table(grids):
             marks = ((" ★" if key == g.fastest else "")
                      + (" (naive)" if key == g.naive_cell else ""))
             fastest_somewhere |= key == g.fastest
-            row.append((f"{plots.format_time(m.value)} ({report.speedup_text(s)}){marks}", True))
+            row.append((f"{format_duration(m.value)} ({report.speedup_text(s)}){marks}", True))
         rows.append(row)
         classes.append("fastest" if fastest_somewhere else "")
     for which in ("serial", "naive"):
         text = getattr(first, f"{which}_text")
         if text and not (which == "naive" and first.naive_cell):
             rows.append([f"{which} baseline: {text}"] + [
-                (plots.format_time(getattr(g, f"{which}_time")), True) for g in grids])
+                (format_duration(getattr(g, f"{which}_time")), True) for g in grids])
             classes.append("")
     head = ["configuration"] + [f"{g.env.label} (OpenBLAS {g.env.openblas or '?'})"
                                 for g in grids]
@@ -206,7 +207,7 @@ def _heat_alt(grids):
     g0 = grids[0]
     axes = f"{g0.row_name} x {g0.col_name}" if g0.row_name else g0.col_name
     best = "; ".join(f"{g.env.label}: fastest {g.config(g.fastest)} at "
-                     f"{plots.format_time(g.fastest_time)}" for g in grids if g.fastest)
+                     f"{format_duration(g.fastest_time)}" for g in grids if g.fastest)
     return (f"Heat map of {g0.scenario}, {g0.size or 'all sizes'}: time and speed-up over "
             f"serial for each {axes}, one panel per numpy version. {best}.")
 
@@ -217,9 +218,9 @@ def _version_table(grids):
         over = g.speedup(g.fastest, g.naive_time) if g.fastest else None
         rows.append([g.env.label, g.env.openblas or "?",
                      g.config(g.fastest) if g.fastest else "—",
-                     (plots.format_time(g.fastest_time), True),
-                     (plots.format_time(g.naive_time), True),
-                     (plots.format_time(g.serial_time), True),
+                     (format_duration(g.fastest_time), True),
+                     (format_duration(g.naive_time), True),
+                     (format_duration(g.serial_time), True),
                      (report.speedup_text(over), True)])
     return _table(["numpy", "OpenBLAS", "fastest configuration", "fastest", "naive", "serial",
                    "fastest vs naive"], rows)
@@ -262,7 +263,7 @@ def _scenario_sections(rep, folder):
             plots.version_axis(sizes, folder / name)
             alt = (f"Line plot of {scenario}: fastest, naive and serial time per numpy "
                    f"version, OpenBLAS version under each; " + "; ".join(
-                       f"{s or 'all'}: fastest {plots.format_time(gs[-1].fastest_time)} on "
+                       f"{s or 'all'}: fastest {format_duration(gs[-1].fastest_time)} on "
                        f"{gs[-1].env.label}" for s, gs in sizes))
             part.append(f"<h3>Across numpy versions</h3><figure><img src=\"{name}\" "
                         f"alt=\"{esc(alt)}\"></figure>")
@@ -287,7 +288,7 @@ def _openblas_view(rep, benchmark, scenario, folder, b_index):
     alt = (f"Line plot of {scenario}: fastest, naive and serial time per OpenBLAS build "
            f"under numpy {host}; " + "; ".join(
                f"{s or 'all'}: fastest "
-               f"{plots.format_time(min(filter(None, (g.fastest_time for g in gs)), default=None))}"
+               f"{format_duration(min(filter(None, (g.fastest_time for g in gs)), default=None))}"
                for s, gs in sizes))
     part = [f"<h3>Across OpenBLAS builds (numpy {esc(host)})</h3>"
             f"<p>The same numpy with each scipy-openblas64 build swapped in, and its wheel's "

@@ -17,21 +17,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from .units import format_duration  # noqa: E402
+
 matplotlib.rcParams.update({"font.size": 9})
 
 DPI = 96
 PANELS_PER_ROW = 4
 SLOWER, FASTER = "#b2182b", "#2166ac"
-
-
-def format_time(seconds):
-    """3 significant digits in the unit a reader expects (ns, us, ms, s)."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
 
 
 def _plain(text):
@@ -103,8 +95,8 @@ def heatmap(grids, path):
                 s = g.speedup(key, base)
                 dark = abs(values[r][c]) > 0.6 * span
                 star = "★ " if key == g.fastest else ""
-                ax.text(c, r, f"{star}{format_time(m.value)}\n{s:.2f}x" if s else
-                        format_time(m.value), ha="center", va="center",
+                ax.text(c, r, f"{star}{format_duration(m.value)}\n{s:.2f}x" if s else
+                        format_duration(m.value), ha="center", va="center",
                         color="white" if dark else "black")
         if g.fastest:
             _box(ax, g, rows, cols, g.fastest, "-", 2.5)
@@ -131,7 +123,7 @@ def _minor_tick(ax, y, _pos):
     """Label the 2..9 ticks only when the axis spans less than a decade
     (else the major ticks suffice and the labels would overlap)."""
     low, high = ax.get_ylim()
-    return format_time(y) if low > 0 and high / low < 10 else ""
+    return format_duration(y) if low > 0 and high / low < 10 else ""
 
 
 def _box(ax, g, rows, cols, key, style, width, inset=0.0):
@@ -175,7 +167,7 @@ def version_axis(series, path, tick=numpy_tick):
                         color=colour, label=label)
         ax.set_yscale("log")
         ax.set_xticks(xs, [_plain(tick(g.env)) for g in grids])
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_time(y)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_duration(y)))
         ax.yaxis.set_minor_formatter(FuncFormatter(partial(_minor_tick, ax)))
         ax.set_xlim(-0.5, len(grids) - 0.5)
         ax.set_ylabel("time (log scale)")

@@ -43,6 +43,7 @@ import sys
 import time
 
 from . import UsageError, machine
+from .units import format_seconds
 from .seed_programs import (
     BLAS_ENV_VARS, CLAIMS, DEFAULT_REPEAT, DEFAULT_SCALE, EXPERIMENTS, GROUP_TITLES,
     MARGIN, MARKER, describe, nbytes, seed_program, sizes, tutorial_program,
@@ -343,17 +344,10 @@ def build_report(ids, groups, raw, repeat, scale, cleared):
             "machine": machine.machine_facts(), "experiments": rows}
 
 
-def seconds(value):
-    """3 decimals in seconds as the tutorial prints, milliseconds below 1 s."""
-    if value >= 1:
-        return f"{value:.3f} s"
-    return f"{value * 1e3:.3g} ms" if value >= 1e-4 else f"{value * 1e6:.3g} us"
-
-
 def _fig(s):
     if not s:
         return "-"
-    return f"{seconds(s['median'])} [{seconds(s['q25'])}, {seconds(s['q75'])}]"
+    return f"{format_seconds(s['median'])} [{format_seconds(s['q25'])}, {format_seconds(s['q75'])}]"
 
 
 def format_table(report):

@@ -1,6 +1,35 @@
-"""How a measured value is written for people: one formatter for durations
-and rates, used by the comparison, the reproducibility report and the
-evidence's descriptions."""
+"""How a measured value is written for people: the one home of duration
+and rate formatting (issue 11).
+
+- ``format_duration``: the report pages and plots ("3.2 ms", "41.7 µs");
+- ``format_value``: compact, for the comparison tables and the evidence's
+  descriptions ("3.2ms", "117 GFLOP/s");
+- ``format_seconds``: as the tutorial prints its times, seconds with three
+  decimals from 1 s on (``seed`` and ``advise`` set their figures beside it).
+"""
+
+import math
+
+# (seconds per unit, compact suffix, page suffix), largest first
+_SCALES = ((1, "s", "s"), (1e-3, "ms", "ms"), (1e-6, "us", "µs"), (1e-9, "ns", "ns"))
+
+
+def format_duration(seconds):
+    """3 significant digits in the unit a reader expects; "—" for none."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    for scale, _compact, suffix in _SCALES:
+        if seconds >= scale or suffix == "ns":
+            return f"{seconds / scale:.3g} {suffix}"
+
+
+def format_seconds(value):
+    """3 decimals in seconds from 1 s on, then ms, then us below 0.1 ms; "-" for none."""
+    if value is None:
+        return "-"
+    if value >= 1:
+        return f"{value:.3f} s"
+    return f"{value * 1e3:.3g} ms" if value >= 1e-4 else f"{value * 1e6:.3g} us"
 
 
 def format_value(value, unit):
@@ -8,7 +37,7 @@ def format_value(value, unit):
     if value is None:
         return "-"
     if unit == "seconds":
-        for scale, suffix in ((1, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")):
+        for scale, suffix, _page in _SCALES:
             if abs(value) >= scale or suffix == "ns":
                 return f"{value / scale:.3g}{suffix}"
     # Long units ("major*10000+minor*100+patch") would swamp the table.
