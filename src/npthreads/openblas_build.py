@@ -43,8 +43,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .results import OPENBLAS_VAR
-
+# The matrix variable naming the build swapped into an environment (empty:
+# the wheel's own); the tools read it back from each result's env_vars.
+OPENBLAS_VAR = "NPTHREADS_OPENBLAS"
 PACKAGE = "scipy-openblas64"
 # A directory to keep downloaded wheels in (pip skips a wheel already
 # there); unset: a scratch directory, and pip's own cache.

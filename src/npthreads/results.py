@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import UsageError
-
-
-# The matrix variable naming the scipy-openblas64 build swapped into an
-# environment (issue 10); empty: the OpenBLAS the numpy wheel vendors.
-OPENBLAS_VAR = "NPTHREADS_OPENBLAS"
+# the matrix variable naming the scipy-openblas64 build swapped into an
+# environment (issue 10), defined by the install step that reads it
+from .openblas_build import OPENBLAS_VAR
 
 
 def row_key(benchmark, params):

@@ -1,0 +1,45 @@
+"""The line between the code that runs inside asv's environments and the
+tools (issue 11): the in-environment modules and the benchmark suite import
+with only numpy, threadpoolctl and the standard library, and pull in no tool
+module."""
+
+import json
+import subprocess
+import sys
+
+import npthreads
+
+from .conftest import ROOT
+
+# Blocks the tools' own dependencies, as an asv environment lacks them.
+PROBE = r"""
+import importlib, importlib.abc, json, sys
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("asv", "asv_runner", "matplotlib", "jinja2", "json5"):
+            raise ImportError(f"{name} is not installed in an asv environment")
+sys.meta_path.insert(0, Absent())
+sys.path.insert(0, ".")
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("npthreads."))))
+"""
+
+
+def _probe(*modules):
+    proc = subprocess.run([sys.executable, "-c", PROBE, *modules], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout))
+
+
+def test_in_environment_modules_need_no_tool():
+    allowed = {f"npthreads.{m}" for m in npthreads.IN_ENVIRONMENT}
+    assert _probe(*sorted(allowed)) <= allowed
+
+
+def test_the_benchmark_suite_imports_only_in_environment_modules():
+    suite = [f"benchmarks.{p.stem}" for p in (ROOT / "benchmarks").glob("bench_*.py")]
+    assert len(suite) >= 6
+    loaded = _probe("benchmarks.common", *suite)
+    assert loaded <= {f"npthreads.{m}" for m in npthreads.IN_ENVIRONMENT}, loaded
