@@ -15,13 +15,19 @@ GRID = profiles.grid()
 
 # asv calls setup and teardown around every sample. Starting a process pool
 # (or even a thread pool) for each sample would cost more than many samples
-# take, so each process keeps its executors for its parameter combination and
-# shuts them all down when it exits.
+# take, so each process keeps its executors for its parameter combination.
 _EXECUTORS = {}
 # sizes whose memory this process has already checked (see require_memory)
 _FITTED = set()
 
 
+# Closes them where the process exits normally (the tests, direct use).
+# Under asv it never runs: asv_runner's forkserver ends each benchmark
+# process with os._exit. Threads end with the process; a process pool's
+# workers, orphaned, exit on their own within about two seconds (seen with
+# ps during `make bench-openblas`), so they can overlap the start of the next
+# benchmark process: SmallBlasCalls and MatmulExecutors' process rows carry
+# that in their noise.
 @atexit.register
 def _close_executors():
     while _EXECUTORS:

@@ -12,6 +12,7 @@ import pytest
 
 from npthreads import cli, stats
 
+from . import asv_files
 from .conftest import ROOT
 
 MACHINE = "testbox"
@@ -72,9 +73,6 @@ def write_run(root, numpy, commit, date, seed, n=ROUNDS * PER_ROUND, change=None
     folder.mkdir(parents=True, exist_ok=True)
     (root / "benchmarks.json").write_text(json.dumps({**BENCHMARKS, "version": 2}))
     (folder / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
-    columns = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a",
-               "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat",
-               "samples", "profile"]
     rows = {}
     for name, centers in BASE.items():
         result, samples, q25, q75 = [], [], [], []
@@ -88,23 +86,18 @@ def write_run(root, numpy, commit, date, seed, n=ROUNDS * PER_ROUND, change=None
             result.append(statistics.median(s)), samples.append(s)
             q25.append(quartiles[0]), q75.append(quartiles[2])
         k = len(centers)
-        rows[name] = [result, BENCHMARKS[name]["params"], "v1", started, 1.0,
-                      [None] * k, [None] * k, q25, q75, [1] * k, [n] * k, samples, None]
-    rows["bench_environment.BlasRuntime.track_openblas_version"] = [
-        [OPENBLAS[numpy]], [], "v1", started, 0.1] + [None] * 8
-    rows["bench_environment.BlasRuntime.track_numpy_version"] = [
-        [NUMPY_CODE[numpy]], [], "v1", started, 0.1] + [None] * 8
+        rows[name] = asv_files.row(result, BENCHMARKS[name]["params"], started=started,
+                                   ci=([None] * k, [None] * k), q25=q25, q75=q75,
+                                   number=[1] * k, repeat=[n] * k, samples=samples)
+    rows["bench_environment.BlasRuntime.track_openblas_version"] = asv_files.tracked(
+        OPENBLAS[numpy], started)
+    rows["bench_environment.BlasRuntime.track_numpy_version"] = asv_files.tracked(
+        NUMPY_CODE[numpy], started)
     requirements = {"setuptools": ""}
     if numpy != "pinned":
         requirements.update(numpy=numpy, threadpoolctl="3.8.0")
-    data = {"commit_hash": commit, "env_name": env_name(numpy), "date": date,
-            "params": {}, "python": "3.11", "requirements": requirements,
-            "env_vars": {}, "result_columns": columns, "results": rows,
-            "durations": {}, "version": 2}
-    path = folder / f"{commit[:8]}-{env_name(numpy)}.json"
-    # asv writes NaN for a skipped combination; json.dumps does the same.
-    path.write_text(json.dumps(data))
-    return path
+    return asv_files.write(folder, asv_files.result_file(
+        commit, env_name(numpy), rows, requirements=requirements, date=date))
 
 
 SLOW_EXP = {("bench_ufunc.ExpInParts.time_exp", 0): 1.2}
@@ -232,7 +225,7 @@ def test_results_without_samples_say_so(tmp_path, capsys):
         data = json.loads(path.read_text())
         if "results" in data:
             for row in data["results"].values():
-                row[11] = None  # asv run without --record-samples
+                row[asv_files.SAMPLES] = None  # asv run without --record-samples
             path.write_text(json.dumps(data))
     code, data = compare_json(capsys, "--results", tmp_path,
                               "--from", "numpy==2.3.5", "--to", "numpy==2.4.6")
@@ -438,7 +431,8 @@ def test_several_machines_need_a_choice(env_results, capsys):
 # -- the significance test -----------------------------------------------------
 
 def test_mann_whitney_matches_asv():
-    asv_stats = pytest.importorskip("asv._stats")
+    # asv is pinned (requirements/tools.txt): missing, this must fail, not skip
+    from asv import _stats as asv_stats
     rng = random.Random(7)
     for _ in range(300):
         m, n = rng.randint(1, 24), rng.randint(1, 24)

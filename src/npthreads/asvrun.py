@@ -48,9 +48,13 @@ def load_config(root):
 
 
 def load_config_at(path):
-    """An asv config file as a dict; asv allows // comments, json does not."""
-    text = re.sub(r"^\s*//.*$", "", Path(path).read_text(), flags=re.M)
-    return json.loads(text)
+    """An asv config file as a dict, read as asv reads it (json5: comments
+    anywhere, trailing commas); a file that does not parse is one line."""
+    import json5  # asv's own dependency, so the same parser asv uses
+    try:
+        return json5.loads(Path(path).read_text())
+    except ValueError as err:
+        raise UsageError(f"{path} is not a valid asv config: {err}") from None
 
 
 def results_dir(given=None):

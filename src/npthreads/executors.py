@@ -1,9 +1,9 @@
 """Ways to run a batch of tasks: the ones a numpy user reaches for.
 
-Every executor is created before the timed region and closed after it, so a
-benchmark times the work and the hand-off, not thread start-up; ``close()``
-joins every worker, so nothing outlives the benchmark to steal cores from
-the next one.
+Every executor is created and started outside the timed region (once per
+benchmark process and combination, ``benchmarks/common.py``), so a benchmark
+times the work and the hand-off, not thread or process start-up.
+``close()`` joins every worker.
 """
 
 import concurrent.futures
