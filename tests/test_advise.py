@@ -9,6 +9,7 @@ import pytest
 
 from npthreads import UsageError, advise
 
+from . import asv_files
 from .conftest import run_cli
 
 
@@ -95,9 +96,6 @@ def test_tiny_grid_recommends_one_of_its_cells(workload, size):
 
 # -- advice from a fixture of asv results ------------------------------------
 
-COLUMNS = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a",
-           "stats_ci_99_b", "stats_q_25", "stats_q_75", "stats_number", "stats_repeat",
-           "samples", "profile"]
 SPLIT = "bench_matmul.MatmulThreadSplit.time_matmul_batch"
 TUTORIAL = "bench_matmul.MatmulTutorial.time_matmul_batch"
 SIZES = ["'64x64 x128 (cache)'", "'384x384 x8 (compute)'"]
@@ -110,8 +108,8 @@ PARAMS = {
 def _row(values, params):
     # six samples, one per round (no fixed repeat in this benchmarks.json):
     # the rounds the advice weighs, as compare does (issue 8)
-    return [values, params, "v", 0, 1.0, None, None, values, values, None, None,
-            [[v] * 6 for v in values], None]
+    return asv_files.row(values, params, version="v", q25=values, q75=values,
+                         samples=[[v] * 6 for v in values])
 
 
 def _write_fixture(root, numpy_version, best_index):
@@ -127,11 +125,10 @@ def _write_fixture(root, numpy_version, best_index):
         split[best] = 0.25
         # serial/default, serial/tasks/4 (unused), ThreadPool()/default, ThreadPool()/tasks/4
         tutorial = [0.8, 5.0, 2.0, 1.9] * 2
-        (root / "fixture-box" / f"abc-env{version}.json").write_text(json.dumps({
-            "commit_hash": "abc", "env_name": f"env-numpy{version}", "date": 1,
-            "python": "3.11", "requirements": {"numpy": version}, "version": 2,
-            "result_columns": COLUMNS, "results": {
-                SPLIT: _row(split, PARAMS[SPLIT]), TUTORIAL: _row(tutorial, PARAMS[TUTORIAL])}}))
+        asv_files.write(root / "fixture-box", asv_files.result_file(
+            "abc", f"env-numpy{version}", {SPLIT: _row(split, PARAMS[SPLIT]),
+                                           TUTORIAL: _row(tutorial, PARAMS[TUTORIAL])},
+            requirements={"numpy": version}, date=1))
 
 
 def test_from_results_reads_the_installed_numpys_environment(tmp_path):

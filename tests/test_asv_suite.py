@@ -74,6 +74,8 @@ def test_small_calls_hold_the_blas_limit_inside_process_workers(blas_threads):
         results = pool.run(bench.batch.fn, bench.batch.tasks)
     finally:
         bench.teardown(call, "ProcessPool(cores)", blas_threads)
+        from benchmarks import common
+        common._close_executors()   # the pools outlive teardown by design
     assert seen == ({1} if blas_threads == "1" else {default})
     assert results == [float(n)] * tasks   # a dot of ones, computed in the workers
     assert current_blas_threads() == default

@@ -19,7 +19,7 @@ import pytest
 
 from npthreads import report
 
-from . import site_fixture
+from . import asv_files, site_fixture
 from .conftest import run_cli
 
 PLACEHOLDER = "c0ffee00" * 5
@@ -212,7 +212,7 @@ def _set_samples(results_dir, machine, numpy, benchmark, combo, samples):
     row = data["results"][benchmark]
     combos = list(itertools.product(*row[1]))
     i = combos.index(tuple(repr(v) for v in combo))
-    row[11][i] = samples
+    row[asv_files.SAMPLES][i] = samples
     row[0][i] = statistics.median(samples)
     path.write_text(json.dumps(data))
 
