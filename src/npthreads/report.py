@@ -288,8 +288,9 @@ def _grids(measured, noise, specs):
         envs.append(Env(name=name, numpy=first.numpy, python=first.python,
                         commit=first.commit, date=first.date, facts=_env_facts(ms),
                         env_vars=dict(first.env_vars)))
-    envs.sort(key=lambda e: (version_key(e.numpy), version_key(e.openblas_build or "0"),
-                             e.python, e.name))
+    # the OpenBLAS axis in release order, the wheel's own build at its place
+    envs.sort(key=lambda e: (version_key(e.numpy), e.facts.get("openblas") or 0,
+                             version_key(e.openblas_build or "0"), e.python, e.name))
 
     bench_axes = _scenario_benchmarks(measured)
     param_order = {}
