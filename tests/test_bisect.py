@@ -124,6 +124,9 @@ def test_the_bisect_config_has_exactly_the_requested_environments(tmp_path, repo
     (["DotBlasThreads.time_dot", "--param", "size=1e5 (cache)", "--param", "blas_threads=0",
       "--from", "numpy==1.26.4", "--to", "numpy==2.0.2"], "blas_threads='0' is not in the grid"),
     (["NoSuchBench.time_x", "--from", "numpy==1.26.4", "--to", "numpy==2.0.2"], "not found"),
+    (["DotBlasThreads.time_dot", "--param", "size=1e5 (cache)", "--param", "blas_threads=1",
+      "--from", "numpy==1.26.4", "--to", "numpy==2.0.2", "--rounds", "3"],
+     "at least 4 rounds a side"),
     (["DotRate.track_gbytes_per_s", "--param", "size=1e5 (cache)", "--param", "blas_threads=1",
       "--from", "numpy==1.26.4", "--to", "numpy==2.0.2"], "tracked value"),
 ])
@@ -181,7 +184,7 @@ def test_a_real_bisect_over_three_openblas_builds():
     0.3.27.0.1, is the first that shows it."""
     proc = run_cli("bisect", "DotBlasThreads.time_dot", "--param", "size=1e5 (cache)",
                    "--param", "blas_threads=2xcores", "--from", "openblas==0.3.26.0.4",
-                   "--to", "openblas==0.3.27.44.6", "--numpy", "2.4.6", "--rounds", "3",
+                   "--to", "openblas==0.3.27.44.6", "--numpy", "2.4.6", "--rounds", "4",
                    "--timeout", "1200", timeout=1500)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert "1 snapshot(s) in between: 0.3.27.0.1" in proc.stdout

@@ -444,8 +444,10 @@ def plan(old, new, host, builds):
 def run(args):
     root = asvrun.repo_root()
     row = resolve_row(asvrun.results_dir(), args.benchmark, _params(args.param))
-    if args.rounds < 2:
-        raise UsageError(f"--rounds {args.rounds}: at least 2 rounds are needed to judge")
+    if args.rounds < evidence.MIN_ROUNDS:
+        # 3 rounds a side cannot reach p < 0.05 in the rank test (its least p is 0.1)
+        raise UsageError(f"--rounds {args.rounds}: at least {evidence.MIN_ROUNDS} rounds a side "
+                         f"are needed for the rounds to separate at p < {evidence.ROUND_ALPHA:g}")
     if args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout:g}: give a positive number of seconds")
     old, new = _side(args.old), _side(args.new)
@@ -471,8 +473,8 @@ def _run(bench, envs, old_build, new_build, host, builds, started):
     step, row = bench.differ(envs[0], envs[1])
     print(f"  the step itself    {envs[0]}  ->  {envs[1]}: {evidence_text(row)}")
     if not step:
-        print("[bisect] cannot tell: the step does not reproduce in this session "
-              "(no change beyond the row's resolution)")
+        print(f"[bisect] cannot tell: the step itself is \"{row.verdict}\" in this session "
+              "(a change needs its ratio beyond the row's resolution and its rounds apart)")
         return 3
     follows_openblas = numpy_part = None
     old_end = new_end = None
