@@ -258,17 +258,16 @@ def _scenario_sections(rep, folder):
                         "box: fastest; dashed box: the tutorial's naive configuration."
                         "</figcaption></figure>")
             part.append(_heat_table(grids))
-        if len(rep.envs) >= 1:
-            name = f"versions-{b_index + 1:02d}.png"
-            plots.version_axis(sizes, folder / name)
-            alt = (f"Line plot of {scenario}: fastest, naive and serial time per numpy "
-                   f"version, OpenBLAS version under each; " + "; ".join(
-                       f"{s or 'all'}: fastest {format_duration(gs[-1].fastest_time)} on "
-                       f"{gs[-1].env.label}" for s, gs in sizes))
-            part.append(f"<h3>Across numpy versions</h3><figure><img src=\"{name}\" "
-                        f"alt=\"{esc(alt)}\"></figure>")
-            for size, grids in sizes:
-                part.append(f"<p class=\"muted\">{esc(size or 'all')}</p>" + _version_table(grids))
+        name = f"versions-{b_index + 1:02d}.png"
+        plots.version_axis(sizes, folder / name)
+        alt = (f"Line plot of {scenario}: fastest, naive and serial time per numpy "
+               f"version, OpenBLAS version under each; " + "; ".join(
+                   f"{s or 'all'}: fastest {format_duration(gs[-1].fastest_time)} on "
+                   f"{gs[-1].env.label}" for s, gs in sizes))
+        part.append(f"<h3>Across numpy versions</h3><figure><img src=\"{name}\" "
+                    f"alt=\"{esc(alt)}\"></figure>")
+        for size, grids in sizes:
+            part.append(f"<p class=\"muted\">{esc(size or 'all')}</p>" + _version_table(grids))
         part += _openblas_view(rep, benchmark, scenario, folder, b_index)
         out.append("\n".join(part))
     return "\n".join(out), "".join(toc)
