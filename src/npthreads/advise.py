@@ -21,12 +21,14 @@ cores with the best cell that does not: low when none is slower beyond the
 tie margin, high when one is 1.5x slower or worse, moderate between.
 """
 
+import dataclasses
 import importlib.metadata
 import json
 import math
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 
 from . import UsageError, asvrun, cost, evidence, machine
 from .scenarios import SPECS
@@ -50,6 +52,111 @@ HIGH_PENALTY = 1.5
 DEFAULT_REPS = 7
 DEFAULT_BUDGET = 45.0  # seconds: "under a minute" with start-up and a slow round
 MIN_ROUNDS = 3
+
+
+# -- what is passed around ---------------------------------------------------
+
+@dataclass
+class Cell:
+    """One configuration and its times: a cell of the grid, or the serial or
+    naive reference beside it. Measured now (``measure``) or read from the
+    suite's results (``from_results``); ``recommend`` and ``format_advice``
+    read both alike."""
+    kind: str                     # "grid"; "serial" or "naive": the suite's references
+    python: str                   # as the grid names it: "1", "cores", "2xcores"; "ThreadPool()"
+    blas: str                     # "1", "cores", "default", ... (default: left untouched)
+    python_threads: int | None = None   # what ``python`` came to on this machine
+    blas_threads: int | None = None     # what ``blas`` came to (the default's own count)
+    median: float | None = None   # seconds; None: nothing measured (refused, or no runs)
+    q25: float | None = None
+    q75: float | None = None
+    # Seconds, one per timed round (from results: per asv round, issue 8);
+    # the tie rule judges on these where they are known.
+    runs: list = field(default_factory=list)
+    reason: str | None = None     # why the BLAS limit was refused: the cell is not run
+    # Measured now only: the executor's label ("serial loop", "ThreadPool(4)",
+    # "ThreadPool()"); None for cells read from results, whose executors the
+    # grid's labels already say.
+    executor: str | None = None
+    # The grid's (1, default) cell measured now: a plain loop with the BLAS
+    # untouched, i.e. the serial reference (the results have their own).
+    serial_reference: bool = False
+    # Set on the pooled cells of a workload that never calls the BLAS, so
+    # its label says the BLAS setting does not matter.
+    blas_irrelevant: bool = False
+
+    def to_json(self):
+        """The dict ``--json`` prints: the keys, in the order, the cells had
+        as dicts (before issue 11), so what reads the JSON sees no change.
+        Which keys depends on where the cell came from."""
+        if self.executor is None:
+            keys = _RESULTS_KEYS
+        elif self.kind == "naive":
+            keys = _NAIVE_KEYS
+        else:
+            keys = _GRID_KEYS
+        out = {k: getattr(self, k) for k in keys}
+        out["runs"] = list(self.runs)
+        if self.blas_irrelevant:
+            out["blas_irrelevant"] = True
+        return out
+
+
+_RESULTS_KEYS = ("kind", "python", "blas", "python_threads", "blas_threads",
+                 "median", "q25", "q75", "runs")
+_GRID_KEYS = ("kind", "python", "blas", "executor", "serial_reference", "python_threads",
+              "blas_threads", "runs", "reason", "median", "q25", "q75")
+_NAIVE_KEYS = ("kind", "executor", "python", "blas", "python_threads", "blas_threads",
+               "runs", "reason", "median", "q25", "q75")
+
+
+def as_cell(cell):
+    """A ``Cell`` from a ``Cell`` or a dict of its fields (a cell of the
+    ``--json`` output read back, or one written by hand)."""
+    return cell if isinstance(cell, Cell) else Cell(**cell)
+
+
+class _ByKey:
+    """Read access by the JSON key too (``advice["risk"]``): ``recommend``
+    returned dicts before issue 11, and code written against them still works."""
+
+    def __getitem__(self, key):
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+@dataclass
+class Oversubscribed(_ByKey):
+    """A measured configuration that runs more threads than usable cores."""
+    config: str                   # its label
+    threads: int                  # Python x BLAS threads (Python only if the BLAS sits idle)
+    penalty: float                # its median over the best median that fits the cores
+
+
+@dataclass
+class Recommendation(_ByKey):
+    """What ``recommend`` advises; ``to_json`` is the ``--json`` output's
+    "recommendation" (same keys, same order)."""
+    best: str                     # label of the recommended cell
+    python: str                   # its grid labels, e.g. "cores" and "default"
+    blas: str
+    python_threads: int           # what they came to on the machine
+    blas_threads: int
+    seconds: float                # its median
+    tie_margin: float             # relative difference the gains call within the noise
+    fastest: str                  # label of the fastest cell (may differ from best: a tie)
+    speedup_over_naive: float | None    # None: no naive ThreadPool() was measured
+    speedup_over_serial: float | None   # None: no serial loop was measured
+    naive_threads: int | None     # the threads the naive ThreadPool() runs, as counted
+    cores: int                    # usable cores the oversubscription is judged against
+    uses_blas: bool               # False: BLAS threads sit idle and do not count
+    oversubscribed: list          # [Oversubscribed], in the order of the cells
+    worst_penalty: float | None   # the largest of their penalties; None: none
+    risk: str                     # "low", "moderate" or "high"
+
+    def to_json(self):
+        return dataclasses.asdict(self)
 
 
 # -- input -------------------------------------------------------------------
@@ -106,12 +213,10 @@ def grid_configs():
     """The grid, then the naive ThreadPool(). One Python thread is a plain
     loop (a pool of one only adds hand-offs), so the (1, default) cell is
     also the serial reference."""
-    configs = [{"kind": "grid", "python": p, "blas": b,
-                "executor": "serial loop" if p == "1" else f"ThreadPool({p})",
-                "serial_reference": p == "1" and b == "default"}
+    configs = [Cell("grid", p, b, executor="serial loop" if p == "1" else f"ThreadPool({p})",
+                    serial_reference=p == "1" and b == "default")
                for p in PYTHON_THREADS for b in BLAS_THREADS]
-    configs.append({"kind": "naive", "executor": "ThreadPool()", "python": "ThreadPool()",
-                    "blas": "default"})
+    configs.append(Cell("naive", "ThreadPool()", "default", executor="ThreadPool()"))
     return configs
 
 
@@ -131,12 +236,12 @@ def measure(workload, size, tasks, reps, budget=None):
     executors, batches = {}, {}
     try:
         for c in configs:
-            if c["executor"] not in executors:
-                executors[c["executor"]] = executor_from_label(c["executor"])
-            c["python_threads"] = executors[c["executor"]].workers
-            c["blas_threads"] = (default_blas if c["blas"] == "default"
-                                 else machine.resolve_threads(c["blas"], cores))
-            c["runs"], c["reason"] = [], None
+            if c.executor not in executors:
+                executors[c.executor] = executor_from_label(c.executor)
+            c.python_threads = executors[c.executor].workers
+            c.blas_threads = (default_blas if c.blas == "default"
+                              else machine.resolve_threads(c.blas, cores))
+            c.runs, c.reason = [], None
         started_all, rounds = time.perf_counter(), 0
         for rep in range(reps + 1):
             spent = time.perf_counter() - started_all
@@ -145,15 +250,15 @@ def measure(workload, size, tasks, reps, budget=None):
                 break
             shift = rep % len(configs)
             for c in configs[shift:] + configs[:shift]:
-                if c["reason"]:
+                if c.reason:
                     continue
                 try:
-                    limit = BlasThreads(None if c["blas"] == "default" else c["blas_threads"])
+                    limit = BlasThreads(None if c.blas == "default" else c.blas_threads)
                 except BlasLimitRefused as refused:
-                    c["reason"] = str(refused)
+                    c.reason = str(refused)
                     continue
                 try:
-                    pool = executors[c["executor"]]
+                    pool = executors[c.executor]
                     parts = pool.workers
                     if parts not in batches:
                         batches[parts] = make_batch(workload, size, tasks, parts)
@@ -164,7 +269,7 @@ def measure(workload, size, tasks, reps, budget=None):
                 finally:
                     limit.restore()
                 if rep:  # round 0 is the warm-up
-                    c["runs"].append(elapsed)
+                    c.runs.append(elapsed)
             rounds = rep
     finally:
         for pool in executors.values():
@@ -175,13 +280,14 @@ def measure(workload, size, tasks, reps, budget=None):
 
 
 def _summarise(cell):
-    runs = sorted(cell.get("runs") or [])
+    """The cell's median and quartiles from its runs (None without runs)."""
+    runs = sorted(cell.runs or [])
     if not runs:
-        cell.update(median=None, q25=None, q75=None)
+        cell.median = cell.q25 = cell.q75 = None
         return
     q25, _, q75 = (statistics.quantiles(runs, n=4, method="inclusive")
                    if len(runs) >= 2 else (runs[0],) * 3)
-    cell.update(median=statistics.median(runs), q25=q25, q75=q75)
+    cell.median, cell.q25, cell.q75 = statistics.median(runs), q25, q75
 
 
 # -- the recommendation ------------------------------------------------------
@@ -192,85 +298,85 @@ def _pool_blas_columns(cells):
     several times, so their runs are pooled (where the runs are known)."""
     groups, rest = {}, []
     for c in cells:
-        if c["kind"] == "grid" and c.get("runs"):
-            groups.setdefault(c["python"], []).append(c)
+        if c.kind == "grid" and c.runs:
+            groups.setdefault(c.python, []).append(c)
         else:
             rest.append(c)
     pooled = []
     for group in groups.values():
-        base = next((c for c in group if c["blas"] == "default"), group[0])
-        merged = dict(base, runs=[r for c in group for r in c["runs"]], blas_irrelevant=True)
+        base = next((c for c in group if c.blas == "default"), group[0])
+        merged = dataclasses.replace(base, runs=[r for c in group for r in c.runs],
+                                     blas_irrelevant=True)
         _summarise(merged)
         pooled.append(merged)
     return pooled + rest
 
 
 def recommend(cells, cores, uses_blas=True):
-    """The recommendation from measured cells (see the module docstring)."""
+    """The ``Recommendation`` from measured cells (see the module docstring):
+    ``Cell``s, or dicts of their fields."""
     def threads(c):
-        return c["python_threads"] * (c["blas_threads"] if uses_blas else 1)
+        return c.python_threads * (c.blas_threads if uses_blas else 1)
 
+    cells = [as_cell(c) for c in cells]
     if not uses_blas:
         cells = _pool_blas_columns(cells)
 
     # A measured serial loop is a candidate too: one Python thread, BLAS default.
-    grid = [c for c in cells if c["kind"] in ("grid", "serial") and c.get("median")]
+    grid = [c for c in cells if c.kind in ("grid", "serial") and c.median]
     if not grid:
         raise UsageError("no grid cell was measured; nothing to recommend")
-    fastest = min(grid, key=lambda c: c["median"])
+    fastest = min(grid, key=lambda c: c.median)
     tie = TIE
     close = [c for c in grid if c is fastest or _tied(fastest, c)]
     # Fewest threads; then the BLAS left at its default (nothing to set).
-    best = min(close, key=lambda c: (threads(c), c["blas"] != "default", c["median"]))
-    refs = {("serial" if c.get("serial_reference") else c["kind"]): c for c in cells
-            if (c["kind"] in ("serial", "naive") or c.get("serial_reference")) and c.get("median")}
+    best = min(close, key=lambda c: (threads(c), c.blas != "default", c.median))
+    refs = {("serial" if c.serial_reference else c.kind): c for c in cells
+            if (c.kind in ("serial", "naive") or c.serial_reference) and c.median}
     within = [c for c in grid if threads(c) <= cores]
-    best_within = min(within, key=lambda c: c["median"]) if within else fastest
-    over = []
-    for c in cells:
-        if c.get("median") and threads(c) > cores:
-            over.append({"config": label(c), "threads": threads(c),
-                         "penalty": c["median"] / best_within["median"]})
-    worst = max((o["penalty"] for o in over), default=None)
+    best_within = min(within, key=lambda c: c.median) if within else fastest
+    over = [Oversubscribed(label(c), threads(c), c.median / best_within.median)
+            for c in cells if c.median and threads(c) > cores]
+    worst = max((o.penalty for o in over), default=None)
     if worst is None or worst <= 1 + tie:
         risk = "low"
     else:
         risk = "high" if worst >= HIGH_PENALTY else "moderate"
-    return {"best": label(best), "python": best["python"], "blas": best["blas"],
-            "python_threads": best["python_threads"],
-            "blas_threads": best["blas_threads"], "seconds": best["median"],
-            "tie_margin": tie, "fastest": label(fastest),
-            "speedup_over_naive": (refs["naive"]["median"] / best["median"]
-                                   if "naive" in refs else None),
-            "speedup_over_serial": (refs["serial"]["median"] / best["median"]
-                                    if "serial" in refs else None),
-            "naive_threads": threads(refs["naive"]) if "naive" in refs else None,
-            "cores": cores, "uses_blas": uses_blas, "oversubscribed": over,
-            "worst_penalty": worst, "risk": risk}
+    naive, serial = refs.get("naive"), refs.get("serial")
+    return Recommendation(
+        best=label(best), python=best.python, blas=best.blas,
+        python_threads=best.python_threads, blas_threads=best.blas_threads,
+        seconds=best.median, tie_margin=tie, fastest=label(fastest),
+        speedup_over_naive=naive.median / best.median if naive else None,
+        speedup_over_serial=serial.median / best.median if serial else None,
+        naive_threads=threads(naive) if naive else None,
+        cores=cores, uses_blas=uses_blas, oversubscribed=over,
+        worst_penalty=worst, risk=risk)
 
 
 def _tied(fastest, cell):
     """Whether ``fastest`` fails to beat ``cell`` beyond the noise: the
     evidence rule of ``compare`` and the report, on the cells' runs (from
     results: their asv rounds)."""
-    if not fastest.get("runs") or not cell.get("runs"):
-        return cell["median"] <= fastest["median"] * (1 + TIE)
-    j = evidence.judge(fastest["runs"], cell["runs"], None, 1 + TIE)
+    if not fastest.runs or not cell.runs:
+        return cell.median <= fastest.median * (1 + TIE)
+    j = evidence.judge(fastest.runs, cell.runs, None, 1 + TIE)
     return not (j.direction > 0 and j.separated)
 
 
 def label(cell):
-    """How the output names a configuration."""
-    count = cell["blas_threads"]
-    blas = (f"BLAS default ({count})" if cell["blas"] == "default"
+    """How the output names a configuration (a ``Cell``, or a dict of its fields)."""
+    cell = as_cell(cell)
+    count = cell.blas_threads
+    blas = (f"BLAS default ({count})" if cell.blas == "default"
             else f"BLAS {count} thread{'s' if count != 1 else ''}")
-    if cell.get("blas_irrelevant"):
+    if cell.blas_irrelevant:
         blas = "any BLAS setting"
-    if cell["kind"] == "naive":
-        return f"ThreadPool() ({cell['python_threads']} workers), {blas}"
-    if cell["kind"] == "serial" or cell.get("executor") == "serial loop":
+    if cell.kind == "naive":
+        return f"ThreadPool() ({cell.python_threads} workers), {blas}"
+    if cell.kind == "serial" or cell.executor == "serial loop":
         return f"serial loop, {blas}"
-    return f"ThreadPool({cell['python_threads']}), {blas}"
+    return f"ThreadPool({cell.python_threads}), {blas}"
 
 
 # -- reading the suite's results instead -------------------------------------
@@ -301,25 +407,6 @@ def _role(workload, m):
     if workload != "matmul" and p.get("chunksize", "default") == "default" \
             and executor.startswith("ThreadPool(") and executor != "ThreadPool()":
         return ("grid", executor[len("ThreadPool("):-1], "default")
-    return None
-    p, s = m.params, m.scenario
-    if workload == "matmul":
-        if s == "MatmulThreadSplit":
-            return ("grid", p["python_threads"], p["blas_threads"])
-        if s == "MatmulTutorial" and p.get("chunksize") == "default":
-            return ("serial",) if p["executor"] == "serial loop" else ("naive",)
-    if workload == "dot" and s == "DotBlasThreads":
-        return ("grid", "1", p["blas_threads"])
-    scenario = {"fill": "FillManyArrays", "fill-parts": "FillOneArrayInParts",
-                "exp": "ExpInParts"}.get(workload)
-    if s == scenario and p.get("chunksize", "default") == "default":
-        executor = p["executor"]
-        if executor == "serial loop":
-            return ("serial",)
-        if executor == "ThreadPool()":
-            return ("naive",)
-        if executor.startswith("ThreadPool("):
-            return ("grid", executor[len("ThreadPool("):-1], "default")
     return None
 
 
@@ -370,14 +457,15 @@ def from_results(workload, results_dir, size=None):
         python = role[1] if kind == "grid" else ("1" if kind == "serial" else "ThreadPool()")
         blas = role[2] if kind == "grid" else "default"
         workers = cores if python == "ThreadPool()" else machine.resolve_threads(python, cores)
-        blocks.setdefault(size_label, []).append({
-            "kind": kind, "python": python, "blas": blas, "python_threads": workers,
-            "blas_threads": (default_blas if blas == "default"
-                             else machine.resolve_threads(blas, cores)),
+        blocks.setdefault(size_label, []).append(Cell(
+            kind, python, blas, python_threads=workers,
+            blas_threads=(default_blas if blas == "default"
+                          else machine.resolve_threads(blas, cores)),
+            median=m.value, q25=m.q25 if m.q25 is not None else m.value,
+            q75=m.q75 if m.q75 is not None else m.value,
             # The round is the unit (issue 8): a cell's runs are its asv
             # rounds' medians, as in compare and the report.
-            "median": m.value, "q25": m.q25 if m.q25 is not None else m.value,
-            "q75": m.q75 if m.q75 is not None else m.value, "runs": evidence.rounds_of(m)})
+            runs=evidence.rounds_of(m)))
         _summarise(blocks[size_label][-1])
     if not blocks:
         wanted = f" at size {size:g}" if size is not None else ""
@@ -391,67 +479,68 @@ def from_results(workload, results_dir, size=None):
 # -- output ------------------------------------------------------------------
 
 def format_advice(title, cells, advice):
-    grid = {(c["python"], c["blas"]): c for c in cells if c["kind"] == "grid"}
+    """The text output of one block: ``Cell``s and their ``Recommendation``."""
+    grid = {(c.python, c.blas): c for c in cells if c.kind == "grid"}
     pythons = list(dict.fromkeys(k[0] for k in grid))
     blases = list(dict.fromkeys(k[1] for k in grid))
 
     def head(lbl, kind):
         cell = next(c for k, c in grid.items() if k[0 if kind == "python" else 1] == lbl)
-        count = cell[f"{kind}_threads"]
+        count = cell.python_threads if kind == "python" else cell.blas_threads
         text = lbl if lbl == str(count) else f"{lbl}={count}"
-        return text + (" (loop)" if kind == "python" and cell.get("executor") == "serial loop"
+        return text + (" (loop)" if kind == "python" and cell.executor == "serial loop"
                        else "")
 
     def text(p, b):
         cell = grid.get((p, b))
         if cell is None:
             return "-"
-        return format_seconds(cell["median"]) if cell.get("median") else "refused" if cell.get("reason") else "-"
+        return format_seconds(cell.median) if cell.median else "refused" if cell.reason else "-"
 
     rows = [["Python \\ BLAS threads"] + [head(b, "blas") for b in blases]]
     rows += [[head(p, "python")] + [text(p, b) for b in blases] for p in pythons]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [title, ""] + ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip()
                            for r in rows]
-    refs = [f"{label(c)} {format_seconds(c['median'])}" for c in cells
-            if (c["kind"] in ("serial", "naive") or c.get("serial_reference"))
-            and c.get("median")]
+    refs = [f"{label(c)} {format_seconds(c.median)}" for c in cells
+            if (c.kind in ("serial", "naive") or c.serial_reference) and c.median]
     if refs:
         lines.append("references: " + "; ".join(refs))
-    lines += [f"refused: {label(c)}: {c['reason']}" for c in cells if c.get("reason")]
+    lines += [f"refused: {label(c)}: {c.reason}" for c in cells if c.reason]
     a = advice
-    how = ("" if a["blas"] == "default" else
-           f" (threadpoolctl.threadpool_limits({a['blas_threads']}, user_api='blas'))")
-    lines += ["", f"recommendation: {a['best']}{how} -> {format_seconds(a['seconds'])}"
-                  + (f"; the fastest, {a['fastest']}, does not beat it beyond the noise" if a["fastest"] != a["best"] else "")]
+    how = ("" if a.blas == "default" else
+           f" (threadpoolctl.threadpool_limits({a.blas_threads}, user_api='blas'))")
+    lines += ["", f"recommendation: {a.best}{how} -> {format_seconds(a.seconds)}"
+                  + (f"; the fastest, {a.fastest}, does not beat it beyond the noise"
+                     if a.fastest != a.best else "")]
     def gain(speedup, what):
-        noise = " (within the noise)" if abs(speedup - 1) <= a["tie_margin"] else ""
+        noise = " (within the noise)" if abs(speedup - 1) <= a.tie_margin else ""
         return f"{speedup:.2f}x over {what}{noise}"
 
     gains = []
-    if a["speedup_over_naive"]:
-        gains.append(gain(a["speedup_over_naive"], "the naive ThreadPool() with default BLAS"))
-    if a["speedup_over_serial"]:
-        gains.append(gain(a["speedup_over_serial"], "the serial loop"))
+    if a.speedup_over_naive:
+        gains.append(gain(a.speedup_over_naive, "the naive ThreadPool() with default BLAS"))
+    if a.speedup_over_serial:
+        gains.append(gain(a.speedup_over_serial, "the serial loop"))
     if gains:
         lines.append("  expected speed-up: " + ", ".join(gains))
-    if not a["uses_blas"]:
+    if not a.uses_blas:
         lines.append("  (this workload never calls the BLAS: its threads sit idle, so only "
                      "Python threads count below)")
-    over = a["oversubscribed"]
+    over = a.oversubscribed
     if over:
-        worst = max(over, key=lambda o: o["penalty"])
-        lines.append(f"  oversubscription risk: {a['risk']}: {len(over)} of the configurations "
-                     f"run more threads than the {a['cores']} usable cores; the worst, "
-                     f"{worst['config']}, took {worst['penalty']:.2f}x the best that fits")
-        if a["naive_threads"] and a["naive_threads"] > a["cores"]:
-            naive = next((o for o in over if o["config"].startswith("ThreadPool()")), None)
+        worst = max(over, key=lambda o: o.penalty)
+        lines.append(f"  oversubscription risk: {a.risk}: {len(over)} of the configurations "
+                     f"run more threads than the {a.cores} usable cores; the worst, "
+                     f"{worst.config}, took {worst.penalty:.2f}x the best that fits")
+        if a.naive_threads and a.naive_threads > a.cores:
+            naive = next((o for o in over if o.config.startswith("ThreadPool()")), None)
             if naive:
-                lines.append(f"  the naive ThreadPool() runs {a['naive_threads']} threads on "
-                             f"{a['cores']} cores: {naive['penalty']:.2f}x the best that fits")
+                lines.append(f"  the naive ThreadPool() runs {a.naive_threads} threads on "
+                             f"{a.cores} cores: {naive.penalty:.2f}x the best that fits")
     else:
-        lines.append(f"  oversubscription risk: {a['risk']}: no measured configuration "
-                     f"ran more threads than the {a['cores']} usable cores")
+        lines.append(f"  oversubscription risk: {a.risk}: no measured configuration "
+                     f"ran more threads than the {a.cores} usable cores")
     return "\n".join(lines)
 
 
@@ -529,7 +618,8 @@ def run(args):
     wall = time.perf_counter() - started
     if args.json:
         print(json.dumps({"workload": args.workload, "wall_seconds": wall, "advice": [
-            {"title": t, "facts": f, "cells": c, "recommendation": a}
+            {"title": t, "facts": f, "cells": [cell.to_json() for cell in c],
+             "recommendation": a.to_json()}
             for t, c, a, f in blocks]}, indent=2))
     else:
         print("\n\n".join(format_advice(t, c, a) for t, c, a, _ in blocks))
