@@ -3,8 +3,10 @@
 numpy wheels vendor OpenBLAS, so a numpy upgrade is also a BLAS upgrade;
 tracking the version makes that step visible next to the timings."""
 
-from npthreads import blasfacts, machine
+from npthreads import blasfacts, cost, machine
 from npthreads.threadcontrol import numpy_blas
+
+from .common import best_seconds
 
 
 def _fact(name):
@@ -134,12 +136,12 @@ class CacheLimits:
             raise NotImplementedError(f"this machine reports no {level} cache")
         self.cache = found[level]
         cores = machine.usable_cores()
-        per_array = self.cache.total // 2 // 3 // 8 // cores  # doubles per core and array
+        # doubles per core and array: half the capacity over 3 arrays and the cores
+        per_array = self.cache.total // 2 // 3 // cost.FLOAT_BYTES // cores
         # one slice per core, made in the main thread (first touch is not
         # timed; a later task touches it once before the clock starts)
         self.parts = [tuple(np.ones(per_array) for _ in range(3)) for _ in range(cores)]
         self.reps = max(1, self.TRAFFIC // (24 * per_array))
-        self.pool_label = "ThreadPool(cores)"
 
     def track_cache_bytes(self, level):
         """The level's capacity across the machine (bytes): where the report
@@ -150,17 +152,12 @@ class CacheLimits:
 
     def track_cache_gbytes_per_s(self, level):
         """Best of 5 repeated triads over a resident working set."""
-        from timeit import default_timer as clock
         from npthreads.executors import executor_from_label
-        pool = executor_from_label(self.pool_label)
+        pool = executor_from_label("ThreadPool(cores)")
         tasks = [(*part, self.reps) for part in self.parts]
         try:
             pool.run(_triad_repeated, [(*part, 1) for part in self.parts])  # warm
-            best = float("inf")
-            for _ in range(5):
-                start = clock()
-                pool.run(_triad_repeated, tasks)
-                best = min(best, clock() - start)
+            best = best_seconds(lambda: pool.run(_triad_repeated, tasks), repeats=5)
         finally:
             pool.close()
         moved = sum(24 * part[0].size * self.reps for part in self.parts)

@@ -24,9 +24,9 @@ from .scenarios import SPECS
 # bandwidth of the level that holds them (``limit_for``).
 WORK = {
     "matmul": ("matmul", lambda s: cost.matmul_flops(*s), None, "GFLOP/s"),
-    "dot": ("dot", None, lambda n: cost.dot_nbytes(n), "GB/s"),
+    "dot": ("dot", None, cost.dot_nbytes, "GB/s"),
     "fill_many": ("fill_many", None, lambda s: cost.fill_many_nbytes(*s), "GB/s"),
-    "fill_one": ("one_array", None, lambda n: cost.one_array_nbytes(n), "GB/s"),
+    "fill_one": ("one_array", None, cost.one_array_nbytes, "GB/s"),
     "exp": ("one_array", None, lambda n: cost.one_array_nbytes(n, arrays=2), "GB/s"),
 }
 
