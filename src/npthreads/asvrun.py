@@ -238,6 +238,16 @@ def _only_axis(conf, axis):
     conf["include"] = swapped
 
 
+def absolute_paths(conf, root):
+    """Make a config's paths absolute, in place: asv reads relative ones
+    against the working directory, not the config's folder, and a derived
+    config must work from anywhere."""
+    conf["repo"] = str(root)
+    for key, default in (("benchmark_dir", "benchmarks"), ("env_dir", ".asv/env"),
+                         ("results_dir", "results"), ("html_dir", ".asv/html")):
+        conf[key] = str(Path(root) / conf.get(key, default))
+
+
 def profile_config(root, profile, numpy=None, coretype=None, axis="numpy"):
     """The config file asv should use for ``profile`` on ``axis`` (and, if
     given, only the environments of these ``numpy`` versions, or every
@@ -260,12 +270,7 @@ def profile_config(root, profile, numpy=None, coretype=None, axis="numpy"):
         return Path(root) / CONFIG
     out = Path(root) / ".asv" / profile
     out.mkdir(parents=True, exist_ok=True)
-    # asv reads relative paths against the working directory, not the
-    # config's folder: make them absolute so the derived file works anywhere.
-    conf["repo"] = str(root)
-    for key, default in (("benchmark_dir", "benchmarks"), ("env_dir", ".asv/env"),
-                         ("results_dir", "results"), ("html_dir", ".asv/html")):
-        conf[key] = str(Path(root) / conf.get(key, default))
+    absolute_paths(conf, root)
     if profile != "default":
         conf["results_dir"] = str(out / "results")
         conf["html_dir"] = str(out / "html")

@@ -191,9 +191,7 @@ def bisect_config(root, envs, results_dir):
     req["numpy"] = numpys[:1]
     conf["exclude"] = [{"req": {"numpy": numpys[0]}}] if numpys else []
     conf["include"] = include
-    conf["repo"] = str(root)
-    for key, default in (("benchmark_dir", "benchmarks"), ("env_dir", ".asv/env")):
-        conf[key] = str(Path(root) / conf.get(key, default))
+    asvrun.absolute_paths(conf, root)
     conf["results_dir"] = str(results_dir)
     conf["html_dir"] = str(Path(root) / BISECT_DIR / "html")
     path = Path(root) / BISECT_DIR / "asv.bisect.conf.json"
