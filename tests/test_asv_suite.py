@@ -104,6 +104,7 @@ def test_quick_profile_end_to_end_with_real_asv(tmp_path):
     session = json.loads((results_dir / "e2e-box" / "sessions.jsonl").read_text()
                          .splitlines()[-1])
     assert session["ram_bytes"] > 0 and session["os"].startswith(machine["os"])
+    assert (session["profile"], session["axis"]) == ("quick", "numpy")
 
     measured = results.load(results_dir, "e2e-box")
     envs = {m.env_name for m in measured}

@@ -17,6 +17,7 @@ import pytest
 
 from npthreads import asvrun, openblas_build, results
 
+from . import asv_files
 from .conftest import ROOT, run_cli
 
 WHEELS = ROOT / ".asv" / "openblas-wheels"
@@ -168,6 +169,36 @@ def test_the_openblas_axis_is_its_builds_and_their_anchor():
     assert sorted(n.split("NPTHREADS_OPENBLAS")[1].split("-")[0] for n in names
                   if n not in anchor) == sorted(builds)
     assert json.loads(path.read_text())["results_dir"] == str(ROOT / "results")
+
+
+def test_an_anchor_measured_at_the_commit_stays_out_of_the_axis_run(tmp_path):
+    """make bench measured numpy 2.4.6's own build at this commit: the axis
+    run builds only the swapped environments, so the anchor's file keeps one
+    session's values (and a run without those results still gets its anchor)."""
+    commit = "c0ffee00" * 5
+    every_class = {f"bench_x.{c}.time_y": asv_files.row([1e-3], [])
+                   for c in asvrun.OPENBLAS_AXIS_BENCHMARKS}
+    (tmp_path / "benchmarks.json").write_text(json.dumps(
+        {name: {"params": [], "param_names": [], "type": "time", "unit": "seconds"}
+         for name in every_class} | {"version": 2}))
+    anchor = dict(requirements={"numpy": "2.4.6"}, date=1,
+                  env_vars={"NPTHREADS_OPENBLAS": "", "NPTHREADS_NUMPY": ""})
+    folder = tmp_path / "box"
+    asv_files.write(folder, asv_files.result_file(commit, "anchor", every_class, **anchor))
+    assert asvrun.measured_anchors(tmp_path, "box", commit) == {"2.4.6"}
+    assert asvrun.measured_anchors(tmp_path, "box", "f" * 40) == set()     # another commit
+    assert asvrun.measured_anchors(tmp_path, "box", commit, "Haswell") == set()  # forced
+    assert asvrun.measured_anchors(tmp_path, "other-box", commit) == set()
+    # one class missing: the anchor is measured again with the builds
+    partial = dict(list(every_class.items())[1:])
+    asv_files.write(folder, asv_files.result_file("d" * 40, "anchor", partial, **anchor))
+    assert asvrun.measured_anchors(tmp_path, "box", "d" * 40) == set()
+
+    path = asvrun.profile_config(ROOT, "default", axis="openblas",
+                                 measured_anchors={"2.4.6"})
+    names = _asv_names(path)
+    assert sorted(n.split("NPTHREADS_OPENBLAS")[1].split("-")[0] for n in names) == sorted(
+        _builds_in(asvrun.load_config(ROOT)))
 
 
 def test_the_openblas_axis_has_one_build_per_release_numpy_2_can_load():

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import UsageError, machine
+from . import UsageError, machine, results
 from .profiles import PROFILE_ENV, PROFILES
 from .results import OPENBLAS_VAR
 
@@ -132,13 +132,13 @@ def register_machine(name):
     return data[name]
 
 
-def record_session(results_dir, name, commit, profile, removed, forced=None):
+def record_session(results_dir, name, commit, profile, removed, forced=None, axis="numpy"):
     """Append what this session ran on to ``<results>/<machine>/sessions.jsonl``
     (asv reads only *.json there): the details that change between sessions
     without changing the hardware, and the BLAS variables bench removed."""
     facts = machine.machine_facts()
     line = {"commit": commit, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "profile": profile, "os": facts["os"], "ram_bytes": facts["memory_total_bytes"],
+            "profile": profile, "axis": axis, "os": facts["os"], "ram_bytes": facts["memory_total_bytes"],
             "usable_cores": facts["usable_cores"], "blas_env_removed": removed,
             "openblas_coretype_forced": forced}
     folder = Path(results_dir) / name
@@ -217,10 +217,11 @@ def axis_benchmarks(axis):
     return [rf"\.{re.escape(name)}\." for name in OPENBLAS_AXIS_BENCHMARKS]
 
 
-def _only_axis(conf, axis):
+def _only_axis(conf, axis, measured_anchors=()):
     """Keep the environments of ``axis``: for "numpy" every one but the
     swapped builds; for "openblas" the swapped builds and the matrix
-    environment of their numpy (the anchor: the same numpy, its own build)."""
+    environment of their numpy (the anchor: the same numpy, its own build),
+    unless that numpy is in ``measured_anchors`` (see ``measured_anchors``)."""
     includes = conf.get("include", [])
     swapped = [inc for inc in includes if swapped_build(inc)]
     if axis == "numpy":
@@ -236,6 +237,33 @@ def _only_axis(conf, axis):
                          f"which the matrix does not: no anchor environment to compare with")
     req["numpy"] = anchors
     conf["include"] = swapped
+    # asv applies "exclude" to the matrix only, never to "include" entries:
+    # these rules drop the anchor and leave every swapped build.
+    conf["exclude"] = [{"req": {"numpy": re.escape(v)}} for v in anchors
+                       if v in measured_anchors]
+
+
+def measured_anchors(results_dir, machine_name, commit, coretype=None):
+    """The numpy versions whose anchor environment already holds results of
+    every class the OpenBLAS axis runs at ``commit`` (with the same forced
+    kernel, if any): ``make bench`` measured them in its own session.
+
+    Why an axis run keeps such an anchor out: asv merges a second run at the
+    same commit into the anchor's result file, so the axis session's values
+    for those classes would replace the main session's and the numpy view
+    would set them beside the other numpys' from another session (seen in
+    issue 10's run). Left out, the anchor stays one session's throughout;
+    at a commit ``make bench`` has not run, the axis measures it as before."""
+    root = Path(results_dir)
+    if not (root / "benchmarks.json").is_file() or not (root / machine_name).is_dir():
+        return set()
+    found = {}
+    for m in results.load(root, machine_name):
+        if (m.commit == commit and not m.openblas_build and m.status == "ok"
+                and (m.env_vars.get("OPENBLAS_CORETYPE") or None) == coretype):
+            found.setdefault(m.numpy, set()).add(m.scenario)
+    return {numpy for numpy, classes in found.items()
+            if set(OPENBLAS_AXIS_BENCHMARKS) <= classes}
 
 
 def absolute_paths(conf, root):
@@ -248,15 +276,17 @@ def absolute_paths(conf, root):
         conf[key] = str(Path(root) / conf.get(key, default))
 
 
-def profile_config(root, profile, numpy=None, coretype=None, axis="numpy"):
+def profile_config(root, profile, numpy=None, coretype=None, axis="numpy",
+                   measured_anchors=()):
     """The config file asv should use for ``profile`` on ``axis`` (and, if
     given, only the environments of these ``numpy`` versions, or every
     environment with the OpenBLAS kernel forced to ``coretype``):
     asv.conf.json itself when that is exactly what it builds, else a derived
     copy under .asv/<profile>/. The numpy axis leaves the swapped OpenBLAS
     builds out (``make bench`` has a 15-minute budget); the openblas axis is
-    those and their anchor only. Results of the default profile always go to
-    the committed results/."""
+    those and their anchor only (the anchor left out where its numpy is in
+    ``measured_anchors``). Results of the default profile always go to the
+    committed results/."""
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     if axis not in AXES:
@@ -274,7 +304,7 @@ def profile_config(root, profile, numpy=None, coretype=None, axis="numpy"):
     if profile != "default":
         conf["results_dir"] = str(out / "results")
         conf["html_dir"] = str(out / "html")
-    _only_axis(conf, axis)
+    _only_axis(conf, axis, measured_anchors)
     if profile == "quick" and axis == "numpy":
         conf.setdefault("matrix", {}).setdefault("req", {})["numpy"] = QUICK_NUMPY
         conf["include"] = [inc for inc in conf.get("include", [])

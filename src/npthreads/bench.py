@@ -41,8 +41,20 @@ def run(args):
     print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
           f"{facts['ram']}; profile {profile}", flush=True)
     forced = asvrun.forced_kernel(args.openblas_coretype) if args.openblas_coretype else None
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                            text=True).stdout.strip()
+    if not commit:
+        raise UsageError(f"{root} has no commit to benchmark")
     config = asvrun.profile_config(root, profile, args.numpy, forced, args.axis)
     results_dir, _ = asvrun.config_dirs(root, config)
+    if args.axis == "openblas":
+        anchors = asvrun.measured_anchors(results_dir, name, commit, forced)
+        if anchors:
+            config = asvrun.profile_config(root, profile, args.numpy, forced, args.axis,
+                                           anchors)
+            print(f"[npthreads] numpy {', '.join(sorted(anchors))} (the axis's anchor) already "
+                  f"has results at {commit[:8]} from its own session: kept out, only the "
+                  "swapped builds run", flush=True)
     # A corrupt result file already on disk is named now, in one line,
     # before asv runs for minutes and then trips over it.
     if (results_dir / "benchmarks.json").is_file():
@@ -66,11 +78,7 @@ def run(args):
           + (f"; kernel forced to {forced} (OPENBLAS_CORETYPE, in every environment's name)"
              if forced else "; OpenBLAS detects the CPU kernel")
           + "; thread counts pinned by asv.conf.json", flush=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                            text=True).stdout.strip()
-    if not commit:
-        raise UsageError(f"{root} has no commit to benchmark")
-    asvrun.record_session(results_dir, name, commit, profile, removed, forced)
+    asvrun.record_session(results_dir, name, commit, profile, removed, forced, args.axis)
     cmd = ["run", f"{commit}^!", "--config", str(config), "--machine", name,
            "--record-samples", "--show-stderr", "--interleave-rounds"]
     if profile == "quick":

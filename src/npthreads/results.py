@@ -180,8 +180,7 @@ def read_result_file(path, benchmarks):
             return col if isinstance(col, list) and len(col) == _n else [None] * _n
 
         samples, q25, q75 = column("samples"), column("stats_q_25"), column("stats_q_75")
-        for i, combo in enumerate(combos):
-            value = values[i] if i < len(values) else None
+        for i, (combo, value) in enumerate(zip(combos, values)):
             if value is None:
                 status = "failed"
             elif isinstance(value, float) and math.isnan(value):
