@@ -24,7 +24,6 @@ from pathlib import Path
 
 from . import UsageError, machine, results
 from .profiles import PROFILE_ENV, PROFILES
-from .results import OPENBLAS_VAR
 
 CONFIG = "asv.conf.json"
 MACHINE_ENV = "NPTHREADS_MACHINE"
@@ -207,7 +206,7 @@ OPENBLAS_AXIS_BENCHMARKS = ("BlasRuntime", "MachineLimits", "DotBlasThreads",
 
 def swapped_build(entry):
     """The scipy-openblas64 build an include entry swaps in ("" for none)."""
-    return (entry.get("env") or {}).get(OPENBLAS_VAR) or ""
+    return results.openblas_build_of(entry.get("env"))
 
 
 def axis_benchmarks(axis):
@@ -228,7 +227,8 @@ def _only_axis(conf, axis, measured_anchors=()):
         conf["include"] = [inc for inc in includes if not swapped_build(inc)]
         return
     if not swapped:
-        raise UsageError(f"{CONFIG} has no OpenBLAS axis (include entries setting {OPENBLAS_VAR})")
+        raise UsageError(f"{CONFIG} has no OpenBLAS axis "
+                         f"(include entries setting {results.OPENBLAS_VAR})")
     hosts = {inc.get("req", {}).get("numpy") for inc in swapped}
     req = conf.setdefault("matrix", {}).setdefault("req", {})
     anchors = [v for v in req.get("numpy") or [] if v in hosts]

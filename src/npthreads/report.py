@@ -93,8 +93,7 @@ class Env:
 
     @property
     def openblas_build(self):
-        """The scipy-openblas64 build swapped in ("" for the wheel's own)."""
-        return self.env_vars.get(results.OPENBLAS_VAR) or ""
+        return results.openblas_build_of(self.env_vars)
 
     @property
     def label(self):

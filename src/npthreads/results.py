@@ -41,6 +41,12 @@ def scenario_of(benchmark):
     return parts[-2] if len(parts) >= 2 else parts[-1]
 
 
+def openblas_build_of(env_vars):
+    """The scipy-openblas64 build an environment's matrix variables swap in,
+    or "" for the numpy wheel's own (every environment of the numpy axis)."""
+    return (env_vars or {}).get(OPENBLAS_VAR) or ""
+
+
 @dataclass
 class Measurement:
     """One benchmark at one parameter combination in one environment."""
@@ -78,9 +84,7 @@ class Measurement:
 
     @property
     def openblas_build(self):
-        """The scipy-openblas64 build swapped into this environment, or ""
-        for the numpy wheel's own (every environment of the numpy axis)."""
-        return self.env_vars.get(OPENBLAS_VAR) or ""
+        return openblas_build_of(self.env_vars)
 
     @property
     def spread(self):
