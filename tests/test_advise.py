@@ -105,14 +105,14 @@ PARAMS = {
 }
 
 
-def _row(values, params):
+def _row(values, params, samples=True):
     # six samples, one per round (no fixed repeat in this benchmarks.json):
     # the rounds the advice weighs, as compare does (issue 8)
     return asv_files.row(values, params, version="v", q25=values, q75=values,
-                         samples=[[v] * 6 for v in values])
+                         samples=[[v] * 6 for v in values] if samples else None)
 
 
-def _write_fixture(root, numpy_version, best_index):
+def _write_fixture(root, numpy_version, best_index, samples=True):
     (root / "fixture-box").mkdir(parents=True)
     (root / "benchmarks.json").write_text(json.dumps({"version": 2, **{
         name: {"param_names": (["size", "python_threads", "blas_threads"] if name == SPLIT
@@ -126,8 +126,8 @@ def _write_fixture(root, numpy_version, best_index):
         # serial/default, serial/tasks/4 (unused), ThreadPool()/default, ThreadPool()/tasks/4
         tutorial = [0.8, 5.0, 2.0, 1.9] * 2
         asv_files.write(root / "fixture-box", asv_files.result_file(
-            "abc", f"env-numpy{version}", {SPLIT: _row(split, PARAMS[SPLIT]),
-                                           TUTORIAL: _row(tutorial, PARAMS[TUTORIAL])},
+            "abc", f"env-numpy{version}", {SPLIT: _row(split, PARAMS[SPLIT], samples),
+                                           TUTORIAL: _row(tutorial, PARAMS[TUTORIAL], samples)},
             requirements={"numpy": version}, date=1))
 
 
@@ -146,6 +146,19 @@ def test_from_results_reads_the_installed_numpys_environment(tmp_path):
     # Without --size: one block of advice per size in the results.
     out = run_cli("advise", "--from-results", str(tmp_path))
     assert out.returncode == 0 and out.stdout.count("recommendation:") == 2
+
+
+def test_from_results_without_samples_uses_asvs_medians(tmp_path):
+    """Results of `asv run` without --record-samples have no rounds: the
+    cells keep asv's medians instead of counting as unmeasured."""
+    _write_fixture(tmp_path, importlib.metadata.version("numpy"), best_index=10,
+                   samples=False)
+    out = run_cli("advise", "--from-results", str(tmp_path), "--size", "384", "--json")
+    assert out.returncode == 0, out.stderr
+    (block,) = json.loads(out.stdout)["advice"]
+    advice = block["recommendation"]
+    assert (advice["python_threads"], advice["blas_threads"]) == (4, 1)
+    assert advice["speedup_over_naive"] == pytest.approx(2.0 / 0.25)
 
 
 def test_from_results_refusals_are_one_line(tmp_path):

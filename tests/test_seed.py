@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from npthreads import UsageError, seed, seed_programs
+from npthreads import UsageError, seed, seed_programs, stats
 
 from .conftest import run_cli
 
@@ -76,6 +76,19 @@ def test_verdict_rule():
     assert lo < ratio < hi and ratio == 1.0
 
 
+def test_summary_keeps_the_run_order_and_its_notch_narrows_with_more_runs():
+    few = stats.summarise([3.0, 1.0, 2.0, 4.0])
+    assert (few.median, few.q25, few.q75, few.min, few.max) == (2.5, 1.75, 3.25, 1.0, 4.0)
+    assert list(few.runs) == [3.0, 1.0, 2.0, 4.0]
+    # The same spread of single runs, four times the runs: the IQR stays,
+    # the interval for the median halves (1 / sqrt(n)).
+    many = stats.summarise([3.0, 1.0, 2.0, 4.0] * 4)
+    assert (many.median, many.q25, many.q75) == (few.median, few.q25, few.q75)
+    (lo, hi), (many_lo, many_hi) = few.notch(), many.notch()
+    assert many_hi - many_lo == pytest.approx((hi - lo) / 2)
+    assert stats.summarise([2.0]).notch() == (2.0, 2.0)
+
+
 def test_verdict_pairs_rounds_so_shared_drift_cancels():
     # Load drifts by 30% over the rounds but moves both programs alike: the
     # pairs say "the same", though each side alone spreads widely.
@@ -117,8 +130,8 @@ def test_auto_scale_fits_and_says_so_when_it_shrinks(monkeypatch):
     monkeypatch.setattr(seed.machine, "memory_bytes", lambda: (8 * 2**30, 4 * 2**30))
     groups = seed.plan(list(seed.EXPERIMENTS), "auto")
     for name, group in groups.items():
-        assert group["scale"] < 1.0 and group["note"] and "scaled to" in group["note"]
-        assert group["nbytes"] <= 0.8 * 4 * 2**30
+        assert group.scale < 1.0 and group.note and "scaled to" in group.note
+        assert group.nbytes <= 0.8 * 4 * 2**30
     with pytest.raises(UsageError, match="use a smaller --scale"):
         seed.plan(["S6"], 1.0)
 

@@ -25,12 +25,11 @@ import dataclasses
 import importlib.metadata
 import json
 import math
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 
-from . import UsageError, asvrun, cost, evidence, machine
+from . import UsageError, asvrun, cost, evidence, machine, stats
 from .scenarios import SPECS
 from .units import format_seconds
 
@@ -281,13 +280,11 @@ def measure(workload, size, tasks, reps, budget=None):
 
 def _summarise(cell):
     """The cell's median and quartiles from its runs (None without runs)."""
-    runs = sorted(cell.runs or [])
-    if not runs:
+    if not cell.runs:
         cell.median = cell.q25 = cell.q75 = None
         return
-    q25, _, q75 = (statistics.quantiles(runs, n=4, method="inclusive")
-                   if len(runs) >= 2 else (runs[0],) * 3)
-    cell.median, cell.q25, cell.q75 = statistics.median(runs), q25, q75
+    summary = stats.summarise(cell.runs)
+    cell.median, cell.q25, cell.q75 = summary.median, summary.q25, summary.q75
 
 
 # -- the recommendation ------------------------------------------------------
@@ -466,7 +463,9 @@ def from_results(workload, results_dir, size=None):
             # The round is the unit (issue 8): a cell's runs are its asv
             # rounds' medians, as in compare and the report.
             runs=evidence.rounds_of(m)))
-        _summarise(blocks[size_label][-1])
+        if blocks[size_label][-1].runs:
+            _summarise(blocks[size_label][-1])
+        # else: asv ran without --record-samples; its median and quartiles stand
     if not blocks:
         wanted = f" at size {size:g}" if size is not None else ""
         raise UsageError(f"{results_dir}: no {workload} results{wanted} for machine {name!r}, "

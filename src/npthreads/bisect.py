@@ -32,6 +32,7 @@ from pathlib import Path
 
 from . import UsageError, asvrun, evidence, results
 from .openblas_build import OPENBLAS_VAR, PACKAGE, SWAPPABLE_FROM
+from .units import format_minutes
 from .verdicts import FASTER, SLOWER
 
 # The scipy-openblas64 build each numpy wheel vendors, from numpy's own
@@ -288,7 +289,7 @@ class Bench:
         asvrun.register_machine(self.machine)
         conf = asvrun.load_config_at(config)
         print(f"[bisect] {label}: {len(envs)} environments, {self.rounds} rounds each, "
-              f"interleaved ({left / 60:.0f} min left)", file=sys.stderr, flush=True)
+              f"interleaved ({format_minutes(left)} left)", file=sys.stderr, flush=True)
         code = asvrun.asv(["run", f"{self.commit}^!", "--config", str(config),
                            "--machine", self.machine, "--record-samples",
                            "--interleave-rounds", "--show-stderr", "-a", f"rounds={self.rounds}",
@@ -517,9 +518,9 @@ def _run(bench, envs, old_build, new_build, host, builds, started):
 
     search = bisect_builds(candidates,
                            lambda middle, lo, hi: bench.place(middle, lo, hi, step))
-    minutes = (time.monotonic() - started) / 60
+    took = format_minutes(time.monotonic() - started)
     if search.first_new is None:
-        print(f"\n[bisect] cannot tell after {len(search.steps)} step(s), {minutes:.1f} min: "
+        print(f"\n[bisect] cannot tell after {len(search.steps)} step(s), {took}: "
               f"{search.stopped}")
         return 3
     first = search.first_new
@@ -528,5 +529,5 @@ def _run(bench, envs, old_build, new_build, host, builds, started):
           f"(the one before, {last_old.build}, does not), under numpy {host}"
           + ("" if one_numpy else "; numpy plays a part too" if numpy_part
              else "; numpy plays no part")
-          + f". {len(search.steps)} bisection step(s), {minutes:.1f} min.")
+          + f". {len(search.steps)} bisection step(s), {took}.")
     return 0

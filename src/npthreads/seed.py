@@ -33,6 +33,7 @@ within M = 5%, the tutorial's own margin: it calls a 5.0% difference, S5 vs
 S4, "within the margin of error"; "slower": above 1 + M).
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -41,13 +42,85 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
-from . import UsageError, machine
-from .units import format_seconds
+from . import UsageError, machine, stats
+from .units import format_minutes, format_seconds
 from .seed_programs import (
     BLAS_ENV_VARS, CLAIMS, DEFAULT_REPEAT, DEFAULT_SCALE, EXPERIMENTS, GROUP_TITLES,
     MARGIN, MARKER, describe, nbytes, seed_program, sizes, tutorial_program,
 )
+
+
+# -- what is passed around ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Group:
+    """How one group of experiments (S1-S3, S4-S5, S6-S7) runs: ``plan``'s answer."""
+    scale: float                  # the fraction of the tutorial's sizes it runs at
+    size: dict                    # ``seed_programs.sizes``: {"n": ..., "count": ...}
+    nbytes: int                   # memory its programs hold at their peak
+    note: str | None              # why --scale auto shrank it; None: it did not
+
+
+@dataclass
+class Runs:
+    """One experiment's measurements, seconds in the order run (``measure``)."""
+    whole: list = field(default_factory=list)     # the whole program, from ``start``
+    part: list = field(default_factory=list)      # the parallel part alone
+    tutorial: list = field(default_factory=list)  # the tutorial's own program (--against-tutorial)
+    facts: dict | None = None     # numpy, BLAS and cpu_count as the seed program saw them
+    error: str | None = None      # why it failed; it is not run again after
+
+
+@dataclass
+class ExperimentRow:
+    """One experiment in the report; its fields are the ``--json`` keys."""
+    id: str
+    experiment: str               # how the table describes it
+    sizes: str                    # ``describe``: "8 pairs of 2000x2000"
+    scale: float
+    nbytes: int
+    tutorial_seconds: float | None
+    baseline: str | None          # the experiment its claim is about; None: it is one
+    claim: str | None             # the claim in words (``CLAIMS``)
+    error: str | None
+    whole: stats.Summary | None   # None: no run finished
+    part: stats.Summary | None
+    facts: dict | None
+    # --against-tutorial: the tutorial's own program, and seed's figure over it
+    # as ratio of medians, of minimums, and median of back-to-back pairs.
+    tutorial_program: stats.Summary | None = None
+    seed_vs_tutorial_program: float | None = None
+    seed_vs_tutorial_program_min: float | None = None
+    seed_vs_tutorial_program_paired: float | None = None
+    # Rows with a baseline: the tutorial's ratio (None where it gave no
+    # figure), then ``verdict``'s ratio, notch and verdict for the whole
+    # program and for the part (ratio and notch None without both sides' runs).
+    tutorial_ratio: float | None = None
+    whole_ratio: float | None = None
+    whole_interval: list | None = None
+    whole_verdict: str | None = None
+    part_ratio: float | None = None
+    part_interval: list | None = None
+    part_verdict: str | None = None
+
+
+@dataclass
+class SeedReport:
+    """What ``seed`` found; ``to_json`` is the ``--json`` output."""
+    scale: float | str            # as given: a number or "auto"
+    repeat: int
+    margin: float                 # the claims' margin (``MARGIN``)
+    cleared_env: list             # BLAS thread variables unset for the programs
+    notes: list                   # what --scale auto shrank, in words
+    machine: dict                 # ``machine.machine_facts()``
+    experiments: list             # [ExperimentRow], in the tutorial's order
+    primed: bool                  # memory touched before each program (``prime``)
+    wall_seconds: float | None = None   # the whole measurement, set once it is over
+
+    def to_json(self):
+        return dataclasses.asdict(self)
 
 
 def clean_environ():
@@ -107,26 +180,7 @@ def parse_tutorial_output(stdout):
     return float(match.group(1))
 
 
-# -- statistics and verdicts -------------------------------------------------
-
-def summary(values):
-    """Median, quartiles (linear interpolation, as numpy's percentile), range."""
-    runs, values = list(values), sorted(values)
-    if len(values) >= 2:
-        q25, _, q75 = statistics.quantiles(values, n=4, method="inclusive")
-    else:
-        q25 = q75 = values[0]
-    return {"median": statistics.median(values), "q25": q25, "q75": q75,
-            "min": values[0], "max": values[-1], "runs": runs}  # runs in the order run
-
-
-def median_interval(s):
-    """The box-plot notch: median +- 1.57 IQR / sqrt(n), a ~95% interval for
-    the median (McGill, Tukey and Larsen 1978). It narrows as runs are added,
-    where the IQR alone (the spread of single runs) would not."""
-    half = 1.57 * (s["q75"] - s["q25"]) / math.sqrt(len(s["runs"]))
-    return s["median"] - half, s["median"] + half
-
+# -- verdicts ----------------------------------------------------------------
 
 def verdict(claim, runs, base_runs, margin=MARGIN):
     """(verdict, ratio, [lo, hi]) for ``claim`` about ``runs`` against
@@ -135,24 +189,24 @@ def verdict(claim, runs, base_runs, margin=MARGIN):
     Paired, because each round runs an experiment and its baseline close
     together: the ratio within a round cancels the load other processes
     put on the machine, which drifts over seconds. The ratio is the median
-    of the per-round ratios, its interval their notch (``median_interval``).
+    of the per-round ratios, its interval their notch (``stats.Summary.notch``).
     Each claim is a region of ratios: "same" is [1 - M, 1 + M] (the
     tutorial's own margin), "slower" is above 1 + M. The claim holds when
     the whole interval lies inside its region, does not hold when it lies
     wholly outside, and is inconclusive when it straddles the edge (the
     noise is too large to tell) or there are fewer than 2 rounds.
     """
-    ratios = summary([x / b for x, b in zip(runs, base_runs)])
-    lo, hi = median_interval(ratios)
-    if len(ratios["runs"]) < 2:
-        return "inconclusive (1 run)", ratios["median"], [lo, hi]
+    ratios = stats.summarise([x / b for x, b in zip(runs, base_runs)])
+    lo, hi = ratios.notch()
+    if len(ratios.runs) < 2:
+        return "inconclusive (1 run)", ratios.median, [lo, hi]
     if claim == "slower":
         inside, outside = lo > 1 + margin, hi <= 1 + margin
     else:
         inside = 1 - margin <= lo and hi <= 1 + margin
         outside = hi < 1 - margin or lo > 1 + margin
     verdict_text = "holds" if inside else "does not hold" if outside else "inconclusive"
-    return verdict_text, ratios["median"], [lo, hi]
+    return verdict_text, ratios.median, [lo, hi]
 
 
 # -- planning: scale, memory -------------------------------------------------
@@ -181,7 +235,7 @@ def parse_only(text):
 
 
 def plan(ids, scale):
-    """group -> {scale, size, nbytes, note}; refuses before anything runs."""
+    """group -> ``Group``; refuses before anything runs."""
     out = {}
     for group in dict.fromkeys(EXPERIMENTS[i].group for i in ids):
         chosen, note = scale, None
@@ -202,7 +256,7 @@ def plan(ids, scale):
         if reason:
             raise UsageError(reason + "; use a smaller --scale "
                              "or --scale auto")
-        out[group] = {"scale": chosen, "size": size, "nbytes": need, "note": note}
+        out[group] = Group(scale=chosen, size=size, nbytes=need, note=note)
     return out
 
 
@@ -232,12 +286,7 @@ class Progress:
         self.done += 1
         left = sum(self.estimate(k) for k in self.jobs[self.done:])
         print(f"[seed] {self.done}/{len(self.jobs)} {message}; "
-              f"about {_duration(left)} left", file=sys.stderr, flush=True)
-
-
-def _duration(seconds):
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+              f"about {format_minutes(left)} left", file=sys.stderr, flush=True)
 
 
 def measure(ids, groups, repeat, against_tutorial=False, env=None, primed=True):
@@ -249,14 +298,14 @@ def measure(ids, groups, repeat, against_tutorial=False, env=None, primed=True):
     freed and handed back to the host fault in far more slowly), so a fixed
     order would always give S5 and S7 the memory S4 and S6 just released.
     With an even number of rounds each experiment follows each neighbour
-    equally often."""
+    equally often. Returns id -> ``Runs``."""
     env = env if env is not None else clean_environ()[0]
     programs = {}
     for i in ids:
         exp, group = EXPERIMENTS[i], groups[EXPERIMENTS[i].group]
-        programs[(i, "seed")] = seed_program(exp, group["size"])
+        programs[(i, "seed")] = seed_program(exp, group.size)
         if against_tutorial:
-            programs[(i, "tutorial")] = tutorial_program(exp, group["size"])
+            programs[(i, "tutorial")] = tutorial_program(exp, group.size)
     kinds = ["seed", "tutorial"] if against_tutorial else ["seed"]
     jobs, prior = [], {}
     for r in range(repeat):
@@ -267,131 +316,134 @@ def measure(ids, groups, repeat, against_tutorial=False, env=None, primed=True):
         exp = EXPERIMENTS[i]
         figure = exp.tutorial_seconds or EXPERIMENTS[exp.baseline].tutorial_seconds
         for kind in kinds:
-            prior[(i, kind)] = 0.2 + figure * groups[exp.group]["scale"]
+            prior[(i, kind)] = 0.2 + figure * groups[exp.group].scale
     progress = Progress(jobs, prior)
-    raw = {i: {"whole": [], "part": [], "tutorial": [], "facts": None, "error": None}
-           for i in ids}
+    raw = {i: Runs() for i in ids}
     for n, (i, kind) in enumerate(jobs):
-        row = raw[i]
-        if row["error"]:
+        runs = raw[i]
+        if runs.error:
             progress.skip()
             continue
         started = time.perf_counter()
         try:
             if primed:
-                prime(groups[EXPERIMENTS[i].group]["nbytes"])
+                prime(groups[EXPERIMENTS[i].group].nbytes)
             stdout = run_program(programs[(i, kind)], env)
             wall = time.perf_counter() - started  # what the time-left estimate needs
             if kind == "seed":
                 found = parse_seed_output(stdout)
-                row["whole"].append(found["whole"])
-                row["part"].append(found["part"])
-                row["facts"] = {k: found[k] for k in
-                                ("numpy", "blas", "blas_version", "blas_threads", "cpu_count")}
+                runs.whole.append(found["whole"])
+                runs.part.append(found["part"])
+                runs.facts = {k: found[k] for k in
+                              ("numpy", "blas", "blas_version", "blas_threads", "cpu_count")}
                 message = f"{i} {found['whole']:.3f} s (part {found['part']:.3f} s)"
             else:
-                row["tutorial"].append(parse_tutorial_output(stdout))
-                message = f"{i} tutorial's program {row['tutorial'][-1]:.3f} s"
+                runs.tutorial.append(parse_tutorial_output(stdout))
+                message = f"{i} tutorial's program {runs.tutorial[-1]:.3f} s"
         except ProgramFailed as failed:
-            row["error"] = str(failed)
+            runs.error = str(failed)
             wall, message = 0.0, f"{i} failed: {failed}"
         round_no = n // (len(ids) * len(kinds)) + 1
         progress.record((i, kind), wall, f"round {round_no}/{repeat}: {message}")
     return raw
 
 
-def build_report(ids, groups, raw, repeat, scale, cleared):
+def build_report(ids, groups, raw, repeat, scale, cleared, primed):
+    """The ``SeedReport`` from ``measure``'s runs (``raw``: id -> ``Runs``)."""
     rows = []
     for i in ids:
-        exp, group, data = EXPERIMENTS[i], groups[EXPERIMENTS[i].group], raw[i]
-        row = {"id": i, "experiment": exp.what, "sizes": describe(exp.group, group["size"]),
-               "scale": group["scale"], "nbytes": group["nbytes"],
-               "tutorial_seconds": exp.tutorial_seconds, "baseline": exp.baseline,
-               "claim": CLAIMS.get(exp.claim), "error": data["error"],
-               "whole": summary(data["whole"]) if data["whole"] else None,
-               "part": summary(data["part"]) if data["part"] else None,
-               "facts": data["facts"]}
-        if data["tutorial"]:
-            row["tutorial_program"] = summary(data["tutorial"])
-            if row["whole"]:
+        exp, group, runs = EXPERIMENTS[i], groups[EXPERIMENTS[i].group], raw[i]
+        row = ExperimentRow(
+            id=i, experiment=exp.what, sizes=describe(exp.group, group.size),
+            scale=group.scale, nbytes=group.nbytes,
+            tutorial_seconds=exp.tutorial_seconds, baseline=exp.baseline,
+            claim=CLAIMS.get(exp.claim), error=runs.error,
+            whole=stats.summarise(runs.whole) if runs.whole else None,
+            part=stats.summarise(runs.part) if runs.part else None,
+            facts=runs.facts)
+        if runs.tutorial:
+            row.tutorial_program = stats.summarise(runs.tutorial)
+            if row.whole:
                 # Medians are the figures; minimums are what interference
                 # from other processes (it only ever adds time) touches least.
-                row["seed_vs_tutorial_program"] = (row["whole"]["median"]
-                                                   / row["tutorial_program"]["median"])
-                row["seed_vs_tutorial_program_min"] = (row["whole"]["min"]
-                                                       / row["tutorial_program"]["min"])
+                row.seed_vs_tutorial_program = row.whole.median / row.tutorial_program.median
+                row.seed_vs_tutorial_program_min = row.whole.min / row.tutorial_program.min
                 # Each round runs the two programs back to back: the ratio
                 # within a round cancels the load other processes put on.
-                row["seed_vs_tutorial_program_paired"] = statistics.median(
-                    a / b for a, b in zip(data["whole"], data["tutorial"]))
+                row.seed_vs_tutorial_program_paired = statistics.median(
+                    a / b for a, b in zip(runs.whole, runs.tutorial))
         base = EXPERIMENTS.get(exp.baseline)
         if base:
             tutorial_base = EXPERIMENTS[exp.baseline].tutorial_seconds
-            row["tutorial_ratio"] = (exp.tutorial_seconds / tutorial_base
-                                     if exp.tutorial_seconds else None)
-            b = raw[base.id] if base.id in raw else None
+            row.tutorial_ratio = (exp.tutorial_seconds / tutorial_base
+                                  if exp.tutorial_seconds else None)
+            base_runs = raw.get(base.id)
             for key in ("whole", "part"):
-                if row[key] and b and b[key]:
-                    v, r, interval = verdict(exp.claim, data[key], b[key])
-                    row[f"{key}_ratio"], row[f"{key}_interval"] = r, interval
-                    row[f"{key}_verdict"] = v
+                if getattr(row, key) and base_runs and getattr(base_runs, key):
+                    v, r, interval = verdict(exp.claim, getattr(runs, key),
+                                             getattr(base_runs, key))
+                    setattr(row, f"{key}_ratio", r)
+                    setattr(row, f"{key}_interval", interval)
+                    setattr(row, f"{key}_verdict", v)
                 else:
-                    row[f"{key}_verdict"] = (f"no baseline (add {base.id})" if not b
-                                             else "failed")
+                    setattr(row, f"{key}_verdict", f"no baseline (add {base.id})"
+                            if not base_runs else "failed")
         rows.append(row)
-    return {"scale": scale, "repeat": repeat, "margin": MARGIN,
-            "cleared_env": cleared, "notes": [g["note"] for g in groups.values() if g["note"]],
-            "machine": machine.machine_facts(), "experiments": rows}
+    return SeedReport(scale=scale, repeat=repeat, margin=MARGIN, cleared_env=cleared,
+                      notes=[g.note for g in groups.values() if g.note],
+                      machine=machine.machine_facts(), experiments=rows, primed=primed)
 
 
-def _fig(s):
-    if not s:
+def _fig(summary):
+    if not summary:
         return "-"
-    return f"{format_seconds(s['median'])} [{format_seconds(s['q25'])}, {format_seconds(s['q75'])}]"
+    return (f"{format_seconds(summary.median)} "
+            f"[{format_seconds(summary.q25)}, {format_seconds(summary.q75)}]")
 
 
 def format_table(report):
+    """The text output: a ``SeedReport`` as a table between what ran and how to read it."""
     header = ["id", "experiment", "sizes", "tutorial", "this machine [IQR]",
               "ratio (tutorial)", "verdict", "part alone [IQR]", "part ratio",
               "part verdict"]
     table = [header]
-    for row in report["experiments"]:
-        if row["tutorial_seconds"]:
-            tutorial = f"{row['tutorial_seconds']:.3f} s"
+    for row in report.experiments:
+        if row.tutorial_seconds:
+            tutorial = f"{row.tutorial_seconds:.3f} s"
         else:
-            tutorial = f"~{row['baseline']}"
+            tutorial = f"~{row.baseline}"
         ratio = part_ratio = verdict_text = part_verdict = ""
-        if row["baseline"]:
-            if "whole_ratio" in row:
-                tr = row.get("tutorial_ratio")
-                ratio = f"{row['whole_ratio']:.2f} ({f'{tr:.2f}' if tr else '~1'})"
-            if "part_ratio" in row:
-                part_ratio = f"{row['part_ratio']:.2f}"
-            verdict_text, part_verdict = row["whole_verdict"], row["part_verdict"]
+        if row.baseline:
+            if row.whole_ratio is not None:
+                tr = row.tutorial_ratio
+                ratio = f"{row.whole_ratio:.2f} ({f'{tr:.2f}' if tr else '~1'})"
+            if row.part_ratio is not None:
+                part_ratio = f"{row.part_ratio:.2f}"
+            verdict_text, part_verdict = row.whole_verdict, row.part_verdict
         else:
             ratio = "baseline"
-        if row["error"]:
-            verdict_text = f"failed: {row['error']}"
-        table.append([row["id"], row["experiment"], row["sizes"], tutorial, _fig(row["whole"]),
-                      ratio, verdict_text, _fig(row["part"]), part_ratio, part_verdict])
+        if row.error:
+            verdict_text = f"failed: {row.error}"
+        table.append([row.id, row.experiment, row.sizes, tutorial, _fig(row.whole),
+                      ratio, verdict_text, _fig(row.part), part_ratio, part_verdict])
     widths = [max(len(r[c]) for r in table) for c in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
     # S4 sets OMP_NUM_THREADS=1: the BLAS default comes from another program.
-    facts = next((r["facts"] for r in sorted(report["experiments"], key=lambda r: r["id"] == "S4")
-                  if r["facts"]), None)
-    m = report["machine"]
+    facts = next((r.facts for r in sorted(report.experiments, key=lambda r: r.id == "S4")
+                  if r.facts), None)
+    m = report.machine
     intro = [f"The tutorial's S1-S7 on this machine: {m['usable_cores']} usable cores "
              f"(ThreadPool() starts os.cpu_count() = {m['logical_cpus']} workers), "
-             f"{m['cpu']}; median of {report['repeat']} runs, each a fresh interpreter."]
+             f"{m['cpu']}; median of {report.repeat} runs, each a fresh interpreter."]
     if facts:
         intro.append(f"numpy {facts['numpy']}, {facts['blas']} {facts['blas_version']} "
                      f"(default {facts['blas_threads']} BLAS threads).")
-    intro += [f"note: {n}" for n in report["notes"]]
-    if report.get("primed"):
+    intro += [f"note: {n}" for n in report.notes]
+    if report.primed:
         intro.append("note: each program's memory was touched and freed just before it "
                      "started, so allocation finds it resident (--no-prime to skip)")
-    if report["cleared_env"]:
-        intro.append(f"note: unset {', '.join(report['cleared_env'])} for the programs, "
+    if report.cleared_env:
+        intro.append(f"note: unset {', '.join(report.cleared_env)} for the programs, "
                      "as the tutorial ran them")
     outro = [f"Figures: median [interquartile range]. Ratios: median of the per-round "
              f"ratios to the baseline (S2/S1, S3/S1, S5/S4, S7/S6), the tutorial's in "
@@ -400,13 +452,13 @@ def format_table(report):
              "ratio's notch (median +- 1.57 IQR/sqrt(rounds)) lies wholly inside (outside) "
              "that range, else inconclusive. "
              "'part alone' is the parallel call without array creation."]
-    compared = [r for r in report["experiments"] if "seed_vs_tutorial_program" in r]
+    compared = [r for r in report.experiments if r.seed_vs_tutorial_program is not None]
     if compared:
         outro.append("seed's figure / the tutorial's own program at the same sizes, as "
                      "ratio of medians (median of back-to-back pairs; of minimums): " + ", ".join(
-                         f"{r['id']} {r['seed_vs_tutorial_program']:.3f} "
-                         f"({r['seed_vs_tutorial_program_paired']:.3f}; "
-                         f"{r['seed_vs_tutorial_program_min']:.3f})" for r in compared))
+                         f"{r.id} {r.seed_vs_tutorial_program:.3f} "
+                         f"({r.seed_vs_tutorial_program_paired:.3f}; "
+                         f"{r.seed_vs_tutorial_program_min:.3f})" for r in compared))
     return "\n".join(intro + [""] + lines + [""] + outro)
 
 
@@ -437,23 +489,24 @@ def run(args):
     groups = plan(ids, scale)
     if args.show:
         for i in ids:
-            print(f"# ---- {i} ----\n{seed_program(EXPERIMENTS[i], groups[EXPERIMENTS[i].group]['size'])}")
+            exp = EXPERIMENTS[i]
+            print(f"# ---- {i} ----\n{seed_program(exp, groups[exp.group].size)}")
         return 0
     env, cleared = clean_environ()
     for group, g in groups.items():
-        print(f"[seed] {GROUP_TITLES[group]}: {describe(group, g['size'])}, "
-              f"{g['nbytes'] / 2**30:.2f} GiB", file=sys.stderr)
-    for note in [g["note"] for g in groups.values() if g["note"]]:
+        print(f"[seed] {GROUP_TITLES[group]}: {describe(group, g.size)}, "
+              f"{g.nbytes / 2**30:.2f} GiB", file=sys.stderr)
+    for note in [g.note for g in groups.values() if g.note]:
         print(f"[seed] {note}", file=sys.stderr)
     started = time.perf_counter()
     raw = measure(ids, groups, args.repeat, args.against_tutorial, env,
                   primed=not args.no_prime)
-    report = build_report(ids, groups, raw, args.repeat, scale, cleared)
-    report["primed"] = not args.no_prime
-    report["wall_seconds"] = time.perf_counter() - started
+    report = build_report(ids, groups, raw, args.repeat, scale, cleared,
+                          primed=not args.no_prime)
+    report.wall_seconds = time.perf_counter() - started
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report.to_json(), indent=2))
     else:
         print(format_table(report))
-        print(f"measured in {_duration(report['wall_seconds'])}")
-    return 1 if any(r["error"] for r in report["experiments"]) else 0
+        print(f"measured in {format_minutes(report.wall_seconds)}")
+    return 1 if any(r.error for r in report.experiments) else 0

@@ -1,18 +1,66 @@
-"""The significance test behind ``npthreads compare``: Mann-Whitney U.
+"""Statistics of measured runs, in one place (issue 11): the summary of a
+set of runs, the notch interval for its median, and the significance test
+behind ``npthreads compare``.
 
-The same test, tie handling and threshold as asv (``asv._stats``, which
-``asv continuous`` uses), written out here for two reasons: the comparison
-reports the p-value itself, not only asv's yes/no, and it runs wherever
-``npthreads`` is installed, without asv (whose ``_stats`` is private). The
-tests check the p-values against asv's own on random and tied samples.
+- ``summarise``: median, quartiles and range (a ``Summary``), as ``seed``
+  reports its programs and ``advise`` its cells;
+- ``Summary.notch``: the box-plot notch, a ~95% interval for the median that
+  ``seed`` judges the tutorial's claims by;
+- ``mann_whitney_u`` (with ``min_p_value`` and ``can_decide``): the rank test
+  behind ``evidence.judge``.
 
-The exact distribution of U is used up to 20 samples a side, the normal
-approximation above, as asv does. Ties are broken the least significant
-way, so a tie never makes a difference look real.
+Standard library only, so any module may import it.
+
+The Mann-Whitney U test: the same test, tie handling and threshold as asv
+(``asv._stats``, which ``asv continuous`` uses), written out here for two
+reasons: the comparison reports the p-value itself, not only asv's yes/no,
+and it runs wherever ``npthreads`` is installed, without asv (whose
+``_stats`` is private). The tests check the p-values against asv's own on
+random and tied samples. The exact distribution of U is used up to 20
+samples a side, the normal approximation above, as asv does. Ties are broken
+the least significant way, so a tie never makes a difference look real.
 """
 
 import functools
 import math
+import statistics
+from dataclasses import dataclass
+
+
+# -- summaries and the notch --------------------------------------------------
+
+@dataclass(frozen=True)
+class Summary:
+    """Median, quartiles and range of some runs, and the runs themselves."""
+    median: float
+    q25: float                # quartiles by linear interpolation, as numpy's percentile
+    q75: float
+    min: float
+    max: float
+    runs: tuple               # in the order run
+
+    def notch(self):
+        """The box-plot notch: median +- 1.57 IQR / sqrt(n), a ~95% interval for
+        the median (McGill, Tukey and Larsen 1978). It narrows as runs are added,
+        where the IQR alone (the spread of single runs) would not."""
+        half = 1.57 * (self.q75 - self.q25) / math.sqrt(len(self.runs))
+        return self.median - half, self.median + half
+
+
+def summarise(values):
+    """The ``Summary`` of one or more values; a single value is its own median,
+    quartiles and range."""
+    runs = tuple(values)
+    ordered = sorted(runs)
+    if len(ordered) >= 2:
+        q25, _, q75 = statistics.quantiles(ordered, n=4, method="inclusive")
+    else:
+        q25 = q75 = ordered[0]
+    return Summary(median=statistics.median(ordered), q25=q25, q75=q75,
+                   min=ordered[0], max=ordered[-1], runs=runs)
+
+
+# -- the significance test ----------------------------------------------------
 
 # asv's threshold: below it a difference counts as real.
 P_THRESHOLD = 0.002

@@ -5,7 +5,8 @@ and rate formatting (issue 11).
 - ``format_value``: compact, for the comparison tables and the evidence's
   descriptions ("3.2ms", "117 GFLOP/s");
 - ``format_seconds``: as the tutorial prints its times, seconds with three
-  decimals from 1 s on (``seed`` and ``advise`` set their figures beside it).
+  decimals from 1 s on (``seed`` and ``advise`` set their figures beside it);
+- ``format_minutes``: how long a command takes or has left ("1m05s", "42s").
 """
 
 import math
@@ -30,6 +31,12 @@ def format_seconds(value):
     if value >= 1:
         return f"{value:.3f} s"
     return f"{value * 1e3:.3g} ms" if value >= 1e-4 else f"{value * 1e6:.3g} us"
+
+
+def format_minutes(seconds):
+    """Whole seconds, as minutes and seconds from a minute on: "42s", "1m05s"."""
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def format_value(value, unit):
