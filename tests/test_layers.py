@@ -3,6 +3,7 @@ tools (issue 11): the in-environment modules and the benchmark suite import
 with only numpy, threadpoolctl and the standard library, and pull in no tool
 module."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -43,3 +44,37 @@ def test_the_benchmark_suite_imports_only_in_environment_modules():
     assert len(suite) >= 6
     loaded = _probe("benchmarks.common", *suite)
     assert loaded <= {f"npthreads.{m}" for m in npthreads.IN_ENVIRONMENT}, loaded
+
+
+def _imports_of(path):
+    """The sibling modules ``path`` imports (``from . import x``,
+    ``from .x import y``), at any depth of the file: a function-level
+    import counts as much as one at the top."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= ({node.module.split(".")[0]} if node.module
+                      else {alias.name for alias in node.names})
+    return found
+
+
+def test_no_import_cycle_among_the_modules():
+    """Layers point one way (issue 11): e.g. compare -> compare_report, never back."""
+    package = ROOT / "src" / "npthreads"
+    modules = {p.stem for p in package.glob("*.py")}
+    graph = {m: _imports_of(package / f"{m}.py") & modules - {m} for m in modules}
+    assert graph["compare"] >= {"compare_report"}   # the walk sees real edges
+
+    def cycle_from(start, path):
+        for nxt in graph[path[-1]]:
+            if nxt == start:
+                return path + [nxt]
+            if nxt not in path:
+                found = cycle_from(start, path + [nxt])
+                if found:
+                    return found
+        return None
+
+    cycles = [c for c in (cycle_from(m, [m]) for m in sorted(modules)) if c]
+    assert not cycles, " -> ".join(cycles[0])
