@@ -9,13 +9,13 @@ Two kinds of module live here, and the line between them is ``IN_ENVIRONMENT``:
   (BLAS limits through threadpoolctl), ``machine`` (cores, memory, caches),
   ``profiles`` (the grids), ``blasfacts`` (BLAS facts as codes), ``pinned``
   and ``openblas_build`` (install steps). They never import a tool module.
-- **The tools**, in the project's own venv (asv, matplotlib): ``results``
-  (the one reader of asv's files), ``evidence`` (the statistics),
+- **The tools**, in the project's own venv (asv, matplotlib, jinja2):
+  ``results`` (the one reader of asv's files), ``evidence`` (the statistics),
   ``compare``, ``reproduce``, ``bisect``, ``report`` + ``pages`` + ``plots``,
   ``advise``, ``seed``, ``bench``, ``site``, ``asvrun`` and ``cli``.
 
-``tests/test_layers.py`` imports the first group with asv and matplotlib
-unavailable and checks that nothing else comes in.
+``tests/test_layers.py`` imports the first group with the tools' own
+dependencies unavailable and checks that nothing else comes in.
 """
 
 __version__ = "0.1.0"

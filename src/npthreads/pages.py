@@ -1,39 +1,34 @@
 """The report pages as static HTML: an index of machines and one page each.
 
-Every name that comes from a result file (machine, environment, benchmark,
-parameter label) goes through ``esc`` before it reaches the page, and file
-and folder names are derived slugs, never the raw names: result files are
-data, and a machine called ``<img onerror=...>`` must stay text. The pages
-need nothing from the network: styles are inline, images are local PNGs.
+This module decides what the pages say, as plain values (text, numbers,
+rows of cells, a dataclass per section); the jinja2 templates in
+``templates/`` do all the markup, with autoescape on. Names in a result file
+(machine, environment, benchmark, parameter label) are data, and a machine
+called ``<img onerror=...>`` must stay text: with autoescape it does by
+construction, for every value any template prints, where hand-built HTML
+kept it text only as long as every f-string remembered to escape. File and
+folder names are derived slugs, never the raw names. The pages need nothing
+from the network: styles are inline, images are local PNGs.
 """
 
 import hashlib
-import html
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+import jinja2
 
 from . import plots, report, results
 from .units import format_duration
 
-STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 18px 40px;
-color:#1c2430}
-nav{padding:10px 0;border-bottom:1px solid #dde3ea;margin-bottom:10px}
-h1{font-size:1.6em;margin:.6em 0 .2em} h2{margin-top:1.8em;border-bottom:1px solid #dde3ea}
-h3{margin-bottom:.3em} .q{color:#445;margin-top:0}
-table{border-collapse:collapse;margin:.4em 0 1.2em;font-size:.88em}
-th,td{border:1px solid #d5dbe3;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f1f4f8} td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr.fastest td{font-weight:600;background:#eaf2fb} img{max-width:100%;height:auto}
-figure{margin:.6em 0} figcaption{color:#445;font-size:.9em}
-code{background:#f3f4f6;padding:0 3px} .muted{color:#667}
-"""
-
-
-def esc(value):
-    return html.escape(str(value), quote=True)
+# Autoescape for every template, whatever its file name; StrictUndefined so a
+# misspelt field fails the render instead of leaving a blank on the page.
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("npthreads", "templates"),
+    autoescape=True, undefined=jinja2.StrictUndefined,
+    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
 def slug(name):
@@ -43,28 +38,89 @@ def slug(name):
     return f"{clean}-{hashlib.sha1(str(name).encode()).hexdigest()[:8]}"
 
 
-def _page(title, body, up):
-    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>\n"
-            f"<nav><a href=\"{up}index.html\">&larr; performance history (asv)</a>"
-            f" &middot; <a href=\"{up}reports/index.html\">all machines</a></nav>\n"
-            f"{body}\n</body></html>\n")
+# -- what the templates get ----------------------------------------------------
+
+@dataclass
+class Cell:
+    text: str
+    numeric: bool = False        # right-aligned, in tabular figures
+    href: str | None = None      # the cell's text links there
 
 
-def _table(head, rows, classes=None):
-    """``rows`` are lists of (text, numeric?) or plain text; all escaped here."""
-    out = ["<table><thead><tr>", *(f"<th>{esc(h)}</th>" for h in head), "</tr></thead><tbody>"]
-    for i, row in enumerate(rows):
-        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
-        out.append(f"<tr{cls}>")
-        for cell in row:
-            text, numeric = cell if isinstance(cell, tuple) else (cell, False)
-            out.append(f"<td class=\"n\">{esc(text)}</td>" if numeric else f"<td>{esc(text)}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+@dataclass
+class Row:
+    cells: list                  # Cell
+    fastest: bool = False        # a configuration fastest in some environment
 
+
+@dataclass
+class Table:
+    head: list                   # column headings
+    rows: list                   # Row
+
+
+@dataclass
+class Figure:
+    image: str                   # PNG file name, in the page's folder
+    alt: str
+
+
+@dataclass
+class SizedTable:
+    size: str                    # the size label, "all" for a scenario without sizes
+    table: Table
+
+
+@dataclass
+class HeatMap:
+    size: str
+    figure: Figure
+    table: Table                 # the heat map's numbers
+
+
+@dataclass
+class Baselines:
+    serial: str
+    naive: str
+
+
+@dataclass
+class OpenblasView:
+    """A scenario across OpenBLAS builds under one numpy (issue 10)."""
+    numpy: str
+    figure: Figure
+    heat_tables: list            # SizedTable
+
+
+@dataclass
+class Scenario:
+    """One scenario's section of a machine's page."""
+    anchor: str
+    name: str
+    benchmark: str
+    question: str
+    history_link: str            # the benchmark in asv's history view
+    baselines: Baselines | None  # None: the scenario names neither
+    heat_maps: list              # HeatMap, one per size
+    versions: Figure             # across numpy versions
+    version_tables: list         # SizedTable
+    openblas: OpenblasView | None
+
+
+def _numeric(text):
+    return Cell(text, numeric=True)
+
+
+def _row(*values, fastest=False):
+    """A Row from Cells and plain values (plain values become text cells)."""
+    return Row([v if isinstance(v, Cell) else Cell(str(v)) for v in values], fastest)
+
+
+def _render(template, out_path, **values):
+    Path(out_path).write_text(TEMPLATES.get_template(template).render(**values))
+
+
+# -- cell text -------------------------------------------------------------------
 
 def _gib(ram):
     try:
@@ -91,6 +147,10 @@ def _date(ms):
     return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000)) if ms else "?"
 
 
+def _size_label(size):
+    return size or "all"
+
+
 # -- sections ----------------------------------------------------------------
 
 def _runner_up_text(grid):
@@ -104,103 +164,90 @@ def _runner_up_text(grid):
     return f"{config} (+{slower:.0%}, beyond noise)"
 
 
-def _advice_section(rep):
-    env = rep.advice_env()
+def _advice_table(rep):
     rows = []
     for a in report.advice(rep):
         g = a.grid
         rate = report.achieved(g)
         over_naive = g.speedup(g.fastest, g.naive_time) if g.fastest else None
         over_serial = g.speedup(g.fastest, g.serial_time) if g.fastest else None
-        rows.append([g.scenario, g.size or "—",
-                     g.config(g.fastest) if g.fastest else "nothing measured",
-                     (format_duration(g.fastest_time), True),
-                     (report.speedup_text(over_naive), True),
-                     (report.speedup_text(over_serial) if not g.serial_disturbed
-                      else f"— (serial baseline not used: {g.serial_disturbed})", True),
-                     (f"{rate.rate:.3g} {rate.unit}" if rate else "—", True),
-                     (rate.share_text if rate else "—", True),
-                     _runner_up_text(g), a.winners_text()])
+        rows.append(_row(
+            g.scenario, g.size or "—",
+            g.config(g.fastest) if g.fastest else "nothing measured",
+            _numeric(format_duration(g.fastest_time)),
+            _numeric(report.speedup_text(over_naive)),
+            _numeric(report.speedup_text(over_serial) if not g.serial_disturbed
+                     else f"— (serial baseline not used: {g.serial_disturbed})"),
+            _numeric(f"{rate.rate:.3g} {rate.unit}" if rate else "—"),
+            _numeric(rate.share_text if rate else "—"),
+            _runner_up_text(g), a.winners_text()))
     head = ["scenario", "size", "fastest configuration (ties: fewest threads)", "time",
             "vs naive", "vs serial",
             "achieved", "share of its limit", "runner-up", "same winner on every numpy?"]
-    return (f"<h2 id=\"advice\">The advice</h2>\n<p>For {esc(env.label if env else '?')}: "
-            "per scenario and size, the fastest configuration measured, its speed-up "
-            "over the tutorial's naive configuration and over the serial baseline (both "
-            "named in each scenario below), and its rate as a share of this machine's "
-            "limit for it: GFLOP/s against the calibrated DGEMM peak for matmul; GB/s "
-            "against the bandwidth of the level that holds the data, the smallest cache "
-            "whose capacity takes it (L2, L3: a triad measured there) or else memory (the "
-            "triad), for dot, fill and exp. "
-            "A configuration is named fastest only when it beats the others beyond the noise "
-            "measured in this run (its rounds separate and the gap exceeds the row's "
-            "resolution, as in npthreads compare); otherwise the cells it cannot tell apart "
-            "are a tie, resolved towards the fewest threads, and the runner-up column says "
-            "so. \"Same winner on every numpy\" counts a tie as the same. A serial "
-            "baseline whose rounds scatter, or that is far off the same cell in the run's "
-            "other environments, is not used for a speed-up. "
-            "&mdash; means not measured or not applicable.</p>\n" + _table(head, rows))
+    return Table(head, rows)
 
 
-def _env_section(rep):
-    info = rep.info
-    machine_rows = [["CPU", info.get("cpu", "?")],
-                    ["cores (asv num_cpu)", info.get("num_cpu", "?")],
-                    ["memory", _gib(info.get("ram"))], ["architecture", info.get("arch", "?")],
-                    ["OS", info.get("os", "?")]]
-    env_rows = []
+def _machine_table(info):
+    return Table(["machine", "value"], [
+        _row("CPU", info.get("cpu", "?")),
+        _row("cores (asv num_cpu)", info.get("num_cpu", "?")),
+        _row("memory", _gib(info.get("ram"))),
+        _row("architecture", info.get("arch", "?")),
+        _row("OS", info.get("os", "?"))])
+
+
+def _environments_table(rep):
+    rows = []
     for e in rep.envs + [e for e in rep.axis_envs if e.openblas_build]:
         f = e.facts
-        env_rows.append([e.label, e.python, e.blas_fact("blas_library") or "not measured",
-                         e.openblas or "not measured",
-                         e.blas_fact("blas_threading_layer") or "not measured",
-                         e.kernel_text or "not measured", e.blas_variables_text,
-                         (_num(f.get("blas_default_threads"), "{:.0f}"), True),
-                         (_num(f.get("usable_cores"), "{:.0f}"), True),
-                         (_num(f.get("dgemm_peak_gflops")), True),
-                         (_num(f.get("triad_gbytes_per_s")), True),
-                         (_cache_text(f), True),
-                         e.commit[:8], _date(e.date), e.name])
+        rows.append(_row(
+            e.label, e.python, e.blas_fact("blas_library") or "not measured",
+            e.openblas or "not measured",
+            e.blas_fact("blas_threading_layer") or "not measured",
+            e.kernel_text or "not measured", e.blas_variables_text,
+            _numeric(_num(f.get("blas_default_threads"), "{:.0f}")),
+            _numeric(_num(f.get("usable_cores"), "{:.0f}")),
+            _numeric(_num(f.get("dgemm_peak_gflops"))),
+            _numeric(_num(f.get("triad_gbytes_per_s"))),
+            _numeric(_cache_text(f)),
+            e.commit[:8], _date(e.date), e.name))
     head = ["numpy", "Python", "BLAS", "version", "threading layer", "kernel (DYNAMIC_ARCH)",
             "BLAS variables",
             "BLAS default threads", "usable cores",
             "DGEMM peak GFLOP/s", "triad GB/s", "cache GB/s (capacity)", "commit", "date", "asv environment"]
-    return ("<h2 id=\"environments\">The machine and its environments</h2>\n"
-            + _table(["machine", "value"], machine_rows)
-            + "<p>What each environment ran on, as its benchmarks measured it (numpy wheels "
-              "vendor OpenBLAS, so each numpy release is also a BLAS release):</p>\n"
-            + _table(head, env_rows))
+    return Table(head, rows)
 
 
 def _heat_table(grids):
     first = grids[0]
-    keys = [(r if first.row_name else "", c)
-            for r in (first.row_labels or [""]) for c in first.col_labels]
-    rows, classes = [], []
+    # Without a row parameter every cell's row label is "" (report._grid),
+    # so row_labels is [""]: the same (row, col) keys as the cells, either way.
+    keys = [(r, c) for r in first.row_labels for c in first.col_labels]
+    rows = []
     for key in keys:
-        row = [first.config(key)]
+        cells = [first.config(key)]
         fastest_somewhere = False
         for g in grids:
             m = g.cells.get(key)
             if m is None or m.status != "ok":
-                row.append(("not run" if m is None else m.status, True))
+                cells.append(_numeric("not run" if m is None else m.status))
                 continue
             s = g.speedup(key, g.serial_time)
             marks = ((" ★" if key == g.fastest else "")
                      + (" (naive)" if key == g.naive_cell else ""))
             fastest_somewhere |= key == g.fastest
-            row.append((f"{format_duration(m.value)} ({report.speedup_text(s)}){marks}", True))
-        rows.append(row)
-        classes.append("fastest" if fastest_somewhere else "")
+            cells.append(_numeric(
+                f"{format_duration(m.value)} ({report.speedup_text(s)}){marks}"))
+        rows.append(_row(*cells, fastest=fastest_somewhere))
     for which in ("serial", "naive"):
         text = getattr(first, f"{which}_text")
         if text and not (which == "naive" and first.naive_cell):
-            rows.append([f"{which} baseline: {text}"] + [
-                (format_duration(getattr(g, f"{which}_time")), True) for g in grids])
-            classes.append("")
+            rows.append(_row(f"{which} baseline: {text}",
+                             *(_numeric(format_duration(getattr(g, f"{which}_time")))
+                               for g in grids)))
     head = ["configuration"] + [f"{g.env.label} (OpenBLAS {g.env.openblas or '?'})"
                                 for g in grids]
-    return _table(head, rows, classes)
+    return Table(head, rows)
 
 
 def _heat_alt(grids):
@@ -216,104 +263,89 @@ def _version_table(grids):
     rows = []
     for g in grids:
         over = g.speedup(g.fastest, g.naive_time) if g.fastest else None
-        rows.append([g.env.label, g.env.openblas or "?",
-                     g.config(g.fastest) if g.fastest else "—",
-                     (format_duration(g.fastest_time), True),
-                     (format_duration(g.naive_time), True),
-                     (format_duration(g.serial_time), True),
-                     (report.speedup_text(over), True)])
-    return _table(["numpy", "OpenBLAS", "fastest configuration", "fastest", "naive", "serial",
-                   "fastest vs naive"], rows)
+        rows.append(_row(g.env.label, g.env.openblas or "?",
+                         g.config(g.fastest) if g.fastest else "—",
+                         _numeric(format_duration(g.fastest_time)),
+                         _numeric(format_duration(g.naive_time)),
+                         _numeric(format_duration(g.serial_time)),
+                         _numeric(report.speedup_text(over))))
+    return Table(["numpy", "OpenBLAS", "fastest configuration", "fastest", "naive", "serial",
+                  "fastest vs naive"], rows)
 
 
-def _scenario_sections(rep, folder):
-    figures = rep.figures()
+def _scenarios(rep, folder):
+    """The scenario sections, in the report's order; draws their plots into
+    ``folder`` on the way (heat-NN, versions-NN, openblas-NN)."""
     by_bench = {}
-    for (benchmark, size), grids in figures.items():
+    for (benchmark, size), grids in rep.figures().items():
         by_bench.setdefault(benchmark, []).append((size, grids))
-    out, toc, n = [], [], 0
+    scenarios, n = [], 0
     for b_index, (benchmark, sizes) in enumerate(by_bench.items()):
         spec = rep.specs.get(benchmark)
-        scenario = sizes[0][1][0].scenario
-        anchor = f"s{b_index}"
-        toc.append(f"<li><a href=\"#{anchor}\">{esc(scenario)}</a></li>")
-        history = f"../../index.html#view=explore&bench={quote(benchmark, safe='')}"
-        question = spec.question if spec else ("A benchmark without a report layout: "
-                                               "its last two parameters, no baselines.")
-        part = [f"<h2 id=\"{anchor}\">{esc(scenario)}</h2>",
-                f"<p class=\"q\">{esc(question)} "
-                f"<span class=\"muted\">(<code>{esc(benchmark)}</code>, "
-                f"<a href=\"{esc(history)}\">history</a>)</span></p>"]
         first = sizes[0][1][0]
-        if first.serial_text or first.naive_text:
-            part.append(f"<p>Serial baseline: {esc(first.serial_text or 'none')}. Naive "
-                        f"configuration: {esc(first.naive_text or 'not in this scenario')}.</p>")
+        heat_maps = []
         for size, grids in sizes:
             n += 1
             name = f"heat-{n:02d}.png"
             plots.heatmap(grids, folder / name)
-            part.append(f"<h3>{esc(size or 'all')}</h3><figure><img src=\"{name}\" "
-                        f"alt=\"{esc(_heat_alt(grids))}\"><figcaption>Colour and the second "
-                        "line of each cell: speed-up over the serial baseline. ★ and a solid "
-                        "box: fastest; dashed box: the tutorial's naive configuration."
-                        "</figcaption></figure>")
-            part.append(_heat_table(grids))
+            heat_maps.append(HeatMap(_size_label(size), Figure(name, _heat_alt(grids)),
+                                     _heat_table(grids)))
         name = f"versions-{b_index + 1:02d}.png"
         plots.version_axis(sizes, folder / name)
-        alt = (f"Line plot of {scenario}: fastest, naive and serial time per numpy "
+        alt = (f"Line plot of {first.scenario}: fastest, naive and serial time per numpy "
                f"version, OpenBLAS version under each; " + "; ".join(
-                   f"{s or 'all'}: fastest {format_duration(gs[-1].fastest_time)} on "
+                   f"{_size_label(s)}: fastest {format_duration(gs[-1].fastest_time)} on "
                    f"{gs[-1].env.label}" for s, gs in sizes))
-        part.append(f"<h3>Across numpy versions</h3><figure><img src=\"{name}\" "
-                    f"alt=\"{esc(alt)}\"></figure>")
-        for size, grids in sizes:
-            part.append(f"<p class=\"muted\">{esc(size or 'all')}</p>" + _version_table(grids))
-        part += _openblas_view(rep, benchmark, scenario, folder, b_index)
-        out.append("\n".join(part))
-    return "\n".join(out), "".join(toc)
+        scenarios.append(Scenario(
+            anchor=f"s{b_index}", name=first.scenario, benchmark=benchmark,
+            question=spec.question if spec else ("A benchmark without a report layout: "
+                                                 "its last two parameters, no baselines."),
+            history_link=f"../../index.html#view=explore&bench={quote(benchmark, safe='')}",
+            baselines=(Baselines(first.serial_text or "none",
+                                 first.naive_text or "not in this scenario")
+                       if first.serial_text or first.naive_text else None),
+            heat_maps=heat_maps,
+            versions=Figure(name, alt),
+            version_tables=[SizedTable(_size_label(size), _version_table(grids))
+                            for size, grids in sizes],
+            openblas=_openblas_view(rep, benchmark, first.scenario, folder, b_index)))
+    return scenarios
 
 
 def _openblas_view(rep, benchmark, scenario, folder, b_index):
     """The scenario across OpenBLAS builds under one numpy (issue 10), next
     to the numpy view: a step that shows here belongs to OpenBLAS; one that
-    shows only across numpy versions, to numpy."""
+    shows only across numpy versions, to numpy. None without such builds."""
     sizes = [(size, grids) for (b, size), grids in rep.figures(axis=True).items()
              if b == benchmark and len(grids) > 1]
     if not sizes:
-        return []
+        return None
     host = sizes[0][1][0].env.numpy
     name = f"openblas-{b_index + 1:02d}.png"
     plots.version_axis(sizes, folder / name, tick=plots.build_tick)
     alt = (f"Line plot of {scenario}: fastest, naive and serial time per OpenBLAS build "
            f"under numpy {host}; " + "; ".join(
-               f"{s or 'all'}: fastest "
+               f"{_size_label(s)}: fastest "
                f"{format_duration(min(filter(None, (g.fastest_time for g in gs)), default=None))}"
                for s, gs in sizes))
-    part = [f"<h3>Across OpenBLAS builds (numpy {esc(host)})</h3>"
-            f"<p>The same numpy with each scipy-openblas64 build swapped in, and its wheel's "
-            f"own build (\"wheel\"): what changes here is OpenBLAS's doing.</p>"
-            f"<figure><img src=\"{name}\" alt=\"{esc(alt)}\"></figure>"]
-    for size, grids in sizes:
-        part.append(f"<p class=\"muted\">{esc(size or 'all')}</p>" + _heat_table(grids))
-    return part
+    return OpenblasView(host, Figure(name, alt),
+                        [SizedTable(_size_label(size), _heat_table(grids))
+                         for size, grids in sizes])
 
 
 def machine_page(rep, folder):
     """Write one machine's page and its images into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    sections, toc = _scenario_sections(rep, folder)
     info = rep.info
-    body = (f"<h1>Threads report: {esc(rep.machine)}</h1>\n"
-            f"<p>{esc(info.get('cpu', '?'))}, {esc(info.get('num_cpu', '?'))} cores, "
-            f"{esc(_gib(info.get('ram')))}; {len(rep.envs)} environment"
-            f"{'' if len(rep.envs) == 1 else 's'}, newest results of "
-            "each. Times are asv's medians.</p>\n"
-            "<ul><li><a href=\"#advice\">The advice</a></li>"
-            "<li><a href=\"#environments\">The machine and its environments</a></li>"
-            f"{toc}</ul>\n"
-            + _advice_section(rep) + "\n" + _env_section(rep) + "\n"
-            + (sections or "<p>No timed benchmark results yet.</p>"))
-    (folder / "index.html").write_text(_page(f"Threads report: {rep.machine}", body, "../../"))
+    env = rep.advice_env()
+    _render("machine.html", folder / "index.html",
+            title=f"Threads report: {rep.machine}", site_root="../../",
+            machine=rep.machine, cpu=info.get("cpu", "?"), cores=info.get("num_cpu", "?"),
+            memory=_gib(info.get("ram")),
+            environments=f"{len(rep.envs)} environment{'' if len(rep.envs) == 1 else 's'}",
+            advice_env=env.label if env else "?", advice=_advice_table(rep),
+            machine_facts=_machine_table(info), environment_facts=_environments_table(rep),
+            scenarios=_scenarios(rep, folder))
 
 
 def write_reports(results_dir, out):
@@ -327,15 +359,11 @@ def write_reports(results_dir, out):
         folder = out / slug(machine)
         machine_page(rep, folder)
         written.append((machine, folder / "index.html"))
-        link = f"<a href=\"{slug(machine)}/index.html\">{esc(machine)}</a>"
-        rows.append(f"<tr><td>{link}</td><td>{esc(info.get('cpu', '?'))}</td>"
-                    f"<td class=\"n\">{esc(info.get('num_cpu', '?'))}</td>"
-                    f"<td class=\"n\">{esc(_gib(info.get('ram')))}</td>"
-                    f"<td>{esc(', '.join(e.label for e in rep.envs))}</td></tr>")
-    body = ("<h1>Python threads x BLAS threads: reports per machine</h1>\n"
-            "<p>Heat maps of every scenario over its thread settings, the same across numpy "
-            "and OpenBLAS versions, the BLAS each environment ran, and the advice.</p>\n"
-            "<table><thead><tr><th>machine</th><th>CPU</th><th>cores</th><th>memory</th>"
-            "<th>environments</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
-    (out / "index.html").write_text(_page("npthreads reports", body, "../"))
+        rows.append(_row(Cell(str(machine), href=f"{slug(machine)}/index.html"),
+                         info.get("cpu", "?"), _numeric(str(info.get("num_cpu", "?"))),
+                         _numeric(_gib(info.get("ram"))),
+                         ", ".join(e.label for e in rep.envs)))
+    machines = Table(["machine", "CPU", "cores", "memory", "environments"], rows)
+    _render("index.html", out / "index.html", title="npthreads reports", site_root="../",
+            machines=machines)
     return written
