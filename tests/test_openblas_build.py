@@ -181,18 +181,22 @@ def test_an_anchor_measured_at_the_commit_stays_out_of_the_axis_run(tmp_path):
     (tmp_path / "benchmarks.json").write_text(json.dumps(
         {name: {"params": [], "param_names": [], "type": "time", "unit": "seconds"}
          for name in every_class} | {"version": 2}))
-    anchor = dict(requirements={"numpy": "2.4.6"}, date=1,
-                  env_vars={"NPTHREADS_OPENBLAS": "", "NPTHREADS_NUMPY": ""})
+    hosts = asvrun.axis_hosts(asvrun.load_config(ROOT))
+    assert hosts == {"2.4.6"}
     folder = tmp_path / "box"
-    asv_files.write(folder, asv_files.result_file(commit, "anchor", every_class, **anchor))
-    assert asvrun.measured_anchors(tmp_path, "box", commit) == {"2.4.6"}
-    assert asvrun.measured_anchors(tmp_path, "box", "f" * 40) == set()     # another commit
-    assert asvrun.measured_anchors(tmp_path, "box", commit, "Haswell") == set()  # forced
-    assert asvrun.measured_anchors(tmp_path, "other-box", commit) == set()
+    for numpy in ("2.4.6", "2.3.5"):   # the anchor, and a numpy the axis does not run
+        asv_files.write(folder, asv_files.result_file(
+            commit, f"numpy{numpy}", every_class, requirements={"numpy": numpy}, date=1,
+            env_vars={"NPTHREADS_OPENBLAS": "", "NPTHREADS_NUMPY": ""}))
+    assert asvrun.measured_anchors(tmp_path, "box", commit, hosts) == {"2.4.6"}
+    assert asvrun.measured_anchors(tmp_path, "box", "f" * 40, hosts) == set()  # other commit
+    assert asvrun.measured_anchors(tmp_path, "box", commit, hosts, "Haswell") == set()
+    assert asvrun.measured_anchors(tmp_path, "other-box", commit, hosts) == set()
     # one class missing: the anchor is measured again with the builds
     partial = dict(list(every_class.items())[1:])
-    asv_files.write(folder, asv_files.result_file("d" * 40, "anchor", partial, **anchor))
-    assert asvrun.measured_anchors(tmp_path, "box", "d" * 40) == set()
+    asv_files.write(folder, asv_files.result_file(
+        "d" * 40, "numpy2.4.6", partial, requirements={"numpy": "2.4.6"}, date=1))
+    assert asvrun.measured_anchors(tmp_path, "box", "d" * 40, hosts) == set()
 
     path = asvrun.profile_config(ROOT, "default", axis="openblas",
                                  measured_anchors={"2.4.6"})

@@ -229,7 +229,7 @@ def _only_axis(conf, axis, measured_anchors=()):
     if not swapped:
         raise UsageError(f"{CONFIG} has no OpenBLAS axis "
                          f"(include entries setting {results.OPENBLAS_VAR})")
-    hosts = {inc.get("req", {}).get("numpy") for inc in swapped}
+    hosts = axis_hosts(conf)
     req = conf.setdefault("matrix", {}).setdefault("req", {})
     anchors = [v for v in req.get("numpy") or [] if v in hosts]
     if not anchors:
@@ -243,10 +243,17 @@ def _only_axis(conf, axis, measured_anchors=()):
                        if v in measured_anchors]
 
 
-def measured_anchors(results_dir, machine_name, commit, coretype=None):
-    """The numpy versions whose anchor environment already holds results of
-    every class the OpenBLAS axis runs at ``commit`` (with the same forced
-    kernel, if any): ``make bench`` measured them in its own session.
+def axis_hosts(conf):
+    """The numpy versions the OpenBLAS axis swaps builds into."""
+    return {(inc.get("req") or {}).get("numpy") for inc in conf.get("include", [])
+            if swapped_build(inc)}
+
+
+def measured_anchors(results_dir, machine_name, commit, hosts, coretype=None):
+    """The numpy versions among ``hosts`` (``axis_hosts``) whose anchor
+    environment already holds results of every class the OpenBLAS axis runs
+    at ``commit`` (with the same forced kernel, if any): ``make bench``
+    measured them in its own session.
 
     Why an axis run keeps such an anchor out: asv merges a second run at the
     same commit into the anchor's result file, so the axis session's values
@@ -259,7 +266,8 @@ def measured_anchors(results_dir, machine_name, commit, coretype=None):
         return set()
     found = {}
     for m in results.load(root, machine_name):
-        if (m.commit == commit and not m.openblas_build and m.status == "ok"
+        if (m.commit == commit and m.numpy in hosts and not m.openblas_build
+                and m.status == "ok"
                 and (m.env_vars.get("OPENBLAS_CORETYPE") or None) == coretype):
             found.setdefault(m.numpy, set()).add(m.scenario)
     return {numpy for numpy, classes in found.items()

@@ -48,7 +48,8 @@ def run(args):
     config = asvrun.profile_config(root, profile, args.numpy, forced, args.axis)
     results_dir, _ = asvrun.config_dirs(root, config)
     if args.axis == "openblas":
-        anchors = asvrun.measured_anchors(results_dir, name, commit, forced)
+        anchors = asvrun.measured_anchors(results_dir, name, commit,
+                                          asvrun.axis_hosts(conf), forced)
         if anchors:
             config = asvrun.profile_config(root, profile, args.numpy, forced, args.axis,
                                            anchors)
