@@ -137,7 +137,8 @@ def record_session(results_dir, name, commit, profile, removed, forced=None, axi
     without changing the hardware, and the BLAS variables bench removed."""
     facts = machine.machine_facts()
     line = {"commit": commit, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "profile": profile, "axis": axis, "os": facts["os"], "ram_bytes": facts["memory_total_bytes"],
+            "profile": profile, "axis": axis, "os": facts["os"],
+            "ram_bytes": facts["memory_total_bytes"],
             "usable_cores": facts["usable_cores"], "blas_env_removed": removed,
             "openblas_coretype_forced": forced}
     folder = Path(results_dir) / name
