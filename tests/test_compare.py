@@ -333,6 +333,41 @@ def test_negative_control_sets_each_rows_resolution(tmp_path, capsys):
         assert data["control"]["calibration"] > 1.0
 
 
+def test_a_verdict_says_how_often_the_other_runs_agree(tmp_path, capsys):
+    """Three full runs; the serial exp of numpy 2.4.6 (and of the pin, the
+    same numpy) is 1.5x slower in each, but in the middle run its first two
+    rounds were not, so there the rounds overlap (unstable, not slower).
+    Comparing at the newest, the row is slower and the other two runs, each
+    judged on its own, agree once."""
+    row = ("bench_ufunc.ExpInParts.time_exp", 0)
+    commits = {COMMIT_A: 1000, COMMIT_B: 2000, "c" * 40: 3000}
+    for seed, (commit, date) in enumerate(commits.items()):
+        change = {row: [1.0] * 6 + [1.5] * 12} if commit == COMMIT_B else {row: 1.5}
+        write_run(tmp_path, "2.3.5", commit, date, seed=10 * seed + 1)
+        write_run(tmp_path, "2.4.6", commit, date, seed=10 * seed + 2, change=change)
+        write_run(tmp_path, "pinned", commit, date, seed=10 * seed + 3, change=change)
+    argv = ["--results", tmp_path, "--from", "numpy==2.3.5", "--to", "numpy==2.4.6"]
+    code, data = compare_json(capsys, *argv)
+    assert data["from"]["commit"] == "c" * 40 and code == 1
+    assert data["other_runs"] == [COMMIT_B, COMMIT_A]          # newest first
+    (slower,) = [r for r in data["rows"] if r["verdict"] == "slower"]
+    assert slower["params"]["executor"] == "serial loop"
+    assert (slower["other_runs"], slower["same_in_other_runs"]) == (2, 1)
+    unchanged = [r for r in data["rows"] if r["verdict"] == "unchanged"]
+    assert unchanged and all(r["other_runs"] == 0 for r in unchanged)   # only flagged rows
+    code, out, _ = compare(capsys, *argv)
+    assert "(slower in 1 of 2 other runs)" in out and "judged again in 2 other" in out
+    code, data = compare_json(capsys, *argv, "--history", "1")   # the newest other only
+    assert data["other_runs"] == [COMMIT_B]
+    (slower,) = [r for r in data["rows"] if r["verdict"] == "slower"]
+    assert (slower["other_runs"], slower["same_in_other_runs"]) == (1, 0)
+    code, data = compare_json(capsys, *argv, "--history", "0")
+    assert data["other_runs"] == [] and all(r["other_runs"] == 0 for r in data["rows"])
+    # two commits of one environment: no other run compares the same pair
+    code, data = compare_json(capsys, "--results", tmp_path, "--commits", "bbbb", "cccc")
+    assert data["other_runs"] == []
+
+
 def test_environments_default_to_the_newest_common_commit(commit_results, capsys):
     code, data = compare_json(capsys, "--results", commit_results,
                               "--from", "numpy==2.3.5", "--to", "numpy==pinned")
@@ -412,6 +447,8 @@ def test_sides_with_nothing_in_common(env_results, capsys):
      "--confirm-rounds 3: so few rounds a side can never reach p < 0.05"),
     (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--confirm", "--confirm-timeout", "0"],
      "--confirm-timeout must be a positive number"),
+    (["--from", "numpy==2.3.5", "--to", "numpy==2.4.6", "--history", "-1"],
+     "--history must be 0 or more runs"),
 ])
 def test_bad_usage_is_one_line(env_results, capsys, argv, message):
     code, out, err = compare(capsys, "--results", env_results, *argv)

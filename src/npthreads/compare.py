@@ -32,6 +32,11 @@ and gates only on rows confirmed by ``--confirm``, which re-measures both
 sides interleaved in one session with asv's own ``--append-samples`` and
 judges the new rounds alone.
 
+Environment pairs at one commit are also judged in the machine's other
+committed runs (``judge_in_other_runs``): each slower or faster row says in
+how many of them it came out the same, a history no verdict or exit code
+depends on.
+
 Exit codes: 0 no significant slowdown, 1 slowdowns found, 2 bad usage or
 unreadable data. Newly failing benchmarks are reported but do not set 1,
 so the code means one thing.
@@ -145,6 +150,8 @@ class Row:
     spread_after: str = ""
     note: str = ""
     confirmed: str = ""               # "", "confirmed" or "not confirmed" (--confirm)
+    other_runs: int = 0               # other full runs that judged this row (--history)
+    same_in_other_runs: int = 0       # of those, how many gave it the same verdict
 
     @property
     def scenario(self):
@@ -409,6 +416,47 @@ def compare_sides(side_a, side_b, factor, noise, skip=None):
     return rows
 
 
+# How many other full runs a slower or faster row is judged again in.
+HISTORY_RUNS = 4
+
+
+def judge_in_other_runs(measurements, side_a, side_b, rows, factor, most=HISTORY_RUNS):
+    """For two environments at one commit: judge the same two environments in
+    up to ``most`` other full runs of the machine (newest first), each run on
+    its own noise model as ``npthreads reproducibility`` does, and count on
+    every slower or faster row how many of them gave it the same verdict.
+
+    Why: within one run a verdict is as good as that run's noise model, and
+    the machine drifts between sessions. Over four committed runs the
+    oversubscribed 384x384 cells of 2.1.3 -> 2.2.6 came out slower in 3 of 4,
+    never faster, while the BLAS-above-cores rows of 1.26.4 -> 2.0.2 were
+    slower in 4 of 4: the count says which verdict to re-measure (--confirm)
+    before acting on it. Comparing two commits has no other runs of the same
+    pair. Returns the commits judged."""
+    if side_a.commit != side_b.commit or most < 1:
+        return []
+    flagged = {r.key: r for r in rows if r.verdict in (SLOWER, FASTER)}
+    judged = []
+    for commit in evidence.method_runs(measurements):
+        if commit == side_a.commit:
+            continue
+        then_a = Side.of(measurements, side_a.env_name, commit)
+        then_b = Side.of(measurements, side_b.env_name, commit)
+        if not (then_a.measurements and then_b.measurements):
+            continue
+        judged.append(commit)
+        if flagged:
+            noise = evidence.noise_of(measurements, [commit])
+            then = {r.key: r.verdict for r in compare_sides(then_a, then_b, factor, noise)}
+            for key, row in flagged.items():
+                if key in then:
+                    row.other_runs += 1
+                    row.same_in_other_runs += then[key] == row.verdict
+        if len(judged) == most:
+            break
+    return judged
+
+
 def exit_code(rows, gated=True):
     """1 if any row is slower and the comparison may gate: both sides from
     one session, or the slowdowns confirmed by re-measuring."""
@@ -531,6 +579,10 @@ def add_arguments(parser):
                             "asv.conf.json, limited to the two sides' environments)")
     again.add_argument("--confirm-timeout", type=float, default=600.0, metavar="SECONDS",
                        help="stop re-measuring after this long (default 600)")
+    judge.add_argument("--history", type=int, default=HISTORY_RUNS, metavar="RUNS",
+                       help="judge the two environments again in up to this many other "
+                            "committed runs and say, per slower or faster row, in how many "
+                            f"it came out the same (default {HISTORY_RUNS}; 0: off)")
 
 
 def _check(args):
@@ -539,6 +591,8 @@ def _check(args):
     if not stats.can_decide(args.confirm_rounds, args.confirm_rounds, evidence.ROUND_ALPHA):
         raise UsageError(f"--confirm-rounds {args.confirm_rounds}: so few rounds a side can "
                          f"never reach p < {evidence.ROUND_ALPHA:g}; give more")
+    if args.history < 0:
+        raise UsageError(f"--history must be 0 or more runs (got {args.history})")
     if args.confirm_max < 1:
         raise UsageError(f"--confirm-max must be at least 1 (got {args.confirm_max})")
     if not (args.confirm_timeout > 0 and math.isfinite(args.confirm_timeout)):
@@ -547,19 +601,19 @@ def _check(args):
 
 
 def load_comparison(args):
-    """Everything a comparison needs from disk: machine, sides, noise."""
+    """Everything a comparison needs from disk: machine, measurements, sides, noise."""
     results_dir = asvrun.results_dir(args.results)
     machine = choose_machine(results_dir, args.machine)
     measurements = results.load(results_dir, machine)
     root = results_dir if results_dir.is_dir() else Path.cwd()
     side_a, side_b = choose_sides(measurements, args, root)
     noise = evidence.noise_of(measurements, sorted({side_a.commit, side_b.commit}))
-    return results_dir, machine, side_a, side_b, noise
+    return results_dir, machine, measurements, side_a, side_b, noise
 
 
 def run(args):
     _check(args)
-    results_dir, machine, side_a, side_b, noise = load_comparison(args)
+    results_dir, machine, measurements, side_a, side_b, noise = load_comparison(args)
     rows = compare_sides(side_a, side_b, args.factor, noise)
     one_session = same_session(side_a, side_b)
     confirmed = False
@@ -567,7 +621,7 @@ def run(args):
         before = confirm(rows, side_a, side_b, machine, results_dir, args)
         if before is not None:
             flagged = {r.key for r in rows if r.verdict == SLOWER}
-            _, _, side_a, side_b, _ = load_comparison(args)
+            _, _, measurements, side_a, side_b, _ = load_comparison(args)
             again = compare_sides(side_a, side_b, args.factor, noise, skip=before)
             again = {r.key: r for r in again}
             for i, r in enumerate(rows):
@@ -580,11 +634,14 @@ def run(args):
                 elif r.key in flagged:
                     r.confirmed = "not re-measured (--confirm-max)"
             confirmed = True
+    history = judge_in_other_runs(measurements, side_a, side_b, rows, args.factor,
+                                  args.history)
     gated = one_session or confirmed
     code = exit_code(rows, gated)
     shown = [r for r in rows if r.verdict in CHANGED] if args.only_changed else rows
     context = dict(machine=machine, factor=args.factor, counts=counts(rows), exit_code=code,
-                   noise=noise, one_session=one_session, confirmed=confirmed, gated=gated)
+                   noise=noise, one_session=one_session, confirmed=confirmed, gated=gated,
+                   history=history, history_asked=args.history)
     render = (compare_report.render_json if args.json else
               compare_report.render_markdown if args.markdown else compare_report.render_text)
     sys.stdout.write(render(side_a, side_b, rows, shown, context))

@@ -139,8 +139,28 @@ def _with_newly_failing(rows, context):
     return dict(context, newly_failing=sum(1 for r in rows if r.note == "newly failing"))
 
 
+def history_text(r):
+    """ "slower in 2 of 3 other runs" for a row judged again elsewhere."""
+    if not r.other_runs:
+        return ""
+    runs = "run" if r.other_runs == 1 else "runs"
+    return f"{r.verdict} in {r.same_in_other_runs} of {r.other_runs} other {runs}"
+
+
+def history_line(context):
+    """Which other runs judged the slower and faster rows again (--history)."""
+    judged = context.get("history") or []
+    if judged:
+        return (f"other runs: slower and faster rows judged again in {len(judged)} other "
+                f"full run(s) of this machine ({', '.join(c[:8] for c in judged)}), each "
+                "on its own noise model")
+    if context.get("history_asked"):
+        return "other runs: none of this machine's other full runs has both environments"
+    return ""
+
+
 def _note(r):
-    parts = [x for x in (r.confirmed, r.note) if x]
+    parts = [x for x in (r.confirmed, history_text(r), r.note) if x]
     return "  (" + "; ".join(parts) + ")" if parts else ""
 
 
@@ -151,6 +171,7 @@ def render_text(side_a, side_b, rows, shown, context):
            f"  to:   {side_b.env_name} @ {side_b.commit[:8]}",
            f"  ({_criteria(context)})",
            f"  {noise_line(context)}"]
+    out += [f"  {line}" for line in [history_line(context)] if line]
     out += [f"  {line}" for line in session_lines(side_a, side_b, context)]
     out.append("")
     table = [("verdict", "ratio", "resolves", "p", "from", "to", "rounds",
@@ -178,7 +199,8 @@ def render_text(side_a, side_b, rows, shown, context):
 def render_markdown(side_a, side_b, rows, shown, context):
     context = _with_newly_failing(rows, context)
     out = [f"### npthreads compare: {title(side_a, side_b)}", "",
-           f"Machine `{context['machine']}`; {_criteria(context)}; {noise_line(context)}.", ""]
+           f"Machine `{context['machine']}`; {_criteria(context)}; {noise_line(context)}"
+           + (f"; {history_line(context)}." if history_line(context) else "."), ""]
     out += [f"> {line.strip()}" for line in session_lines(side_a, side_b, context)]
     out += ["", f"**{overall(context)}**", ""]
     out += [f"- **{name}**: {text}" for name, text in scenario_lines(rows)]
@@ -216,11 +238,13 @@ def render_json(side_a, side_b, rows, shown, context):
                     "runs_pooled": noise.runs, "session_runs": noise.session_runs},
         "one_session": context["one_session"], "confirmed": context["confirmed"],
         "gated": context["gated"], "counts": context["counts"],
+        "other_runs": context.get("history") or [],
         "newly_failing": context["newly_failing"], "exit_code": context["exit_code"],
         "scenarios": dict(scenario_lines(rows)),
         "rows": [{"benchmark": r.benchmark, "scenario": r.scenario, "params": r.params,
                   "unit": r.unit, "verdict": r.verdict, "note": r.note,
-                  "confirmed": r.confirmed,
+                  "confirmed": r.confirmed, "other_runs": r.other_runs,
+                  "same_in_other_runs": r.same_in_other_runs,
                   "from": _finite(r.before), "to": _finite(r.after),
                   "ratio": _finite(r.ratio), "resolution": _finite(r.resolution),
                   "fastest_ratio": _finite(r.fastest), "p": r.p,
