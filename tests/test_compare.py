@@ -366,6 +366,8 @@ def test_a_verdict_says_how_often_the_other_runs_agree(tmp_path, capsys):
     # two commits of one environment: no other run compares the same pair
     code, data = compare_json(capsys, "--results", tmp_path, "--commits", "bbbb", "cccc")
     assert data["other_runs"] == []
+    code, out, _ = compare(capsys, "--results", tmp_path, "--commits", "bbbb", "cccc")
+    assert "other runs:" not in out
 
 
 def test_environments_default_to_the_newest_common_commit(commit_results, capsys):

@@ -641,7 +641,9 @@ def run(args):
     shown = [r for r in rows if r.verdict in CHANGED] if args.only_changed else rows
     context = dict(machine=machine, factor=args.factor, counts=counts(rows), exit_code=code,
                    noise=noise, one_session=one_session, confirmed=confirmed, gated=gated,
-                   history=history, history_asked=args.history)
+                   history=history,
+                   # two commits have no other runs of the same pair to ask
+                   history_asked=args.history if side_a.commit == side_b.commit else 0)
     render = (compare_report.render_json if args.json else
               compare_report.render_markdown if args.markdown else compare_report.render_text)
     sys.stdout.write(render(side_a, side_b, rows, shown, context))
