@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import UsageError, asvrun, evidence, results
-from .openblas_build import OPENBLAS_VAR, PACKAGE, SWAPPABLE_FROM
+from .openblas_build import OPENBLAS_VAR, PACKAGE, SWAPPABLE_FROM, numbers
 from .units import format_minutes
 from .verdicts import FASTER, SLOWER
 
@@ -57,15 +57,11 @@ BISECT_DIR = Path(".asv") / "bisect"
 OLD, NEW = "old", "new"
 
 
-def version_tuple(text):
-    return tuple(int(x) for x in re.findall(r"\d+", text))
-
-
 def snapshot(build):
     """The OpenBLAS source a scipy-openblas64 build packages: release and
     commits after it (0.3.27.44.6 -> (0, 3, 27, 44)); the fifth number only
     counts re-packagings of the same source."""
-    return version_tuple(build)[:4]
+    return numbers(build)[:4]
 
 
 def available_builds():
@@ -76,7 +72,7 @@ def available_builds():
     if not found:
         raise UsageError(f"cannot list {PACKAGE} builds from the package index "
                          f"(pip index versions: {proc.stderr.strip().splitlines()[-1:]})")
-    return sorted((v.strip() for v in found.group(1).split(",")), key=version_tuple)
+    return sorted((v.strip() for v in found.group(1).split(",")), key=numbers)
 
 
 def between(builds, old, new):
@@ -88,7 +84,7 @@ def between(builds, old, new):
     for build in builds:
         snap = snapshot(build)
         if lo < snap < hi and (snap not in newest
-                               or version_tuple(build) > version_tuple(newest[snap])):
+                               or numbers(build) > numbers(newest[snap])):
             newest[snap] = build
     return [newest[s] for s in sorted(newest)]
 
@@ -405,7 +401,7 @@ def nearest_swappable(build, builds):
     if not later:
         raise UsageError(f"no {PACKAGE} build numpy 2.x can load is on the package index")
     first = min(snapshot(b) for b in later)
-    return max((b for b in later if snapshot(b) == first), key=version_tuple)
+    return max((b for b in later if snapshot(b) == first), key=numbers)
 
 
 def plan(old, new, host, builds):
@@ -426,8 +422,8 @@ def plan(old, new, host, builds):
         if v not in VENDORED:
             raise UsageError(f"numpy {v}: its OpenBLAS build is not known here; "
                              f"choose from {', '.join(VENDORED)}")
-    newer = max(a, b, key=version_tuple)
-    if version_tuple(newer)[:2] < SWAPPABLE_FROM:
+    newer = max(a, b, key=numbers)
+    if numbers(newer)[:2] < SWAPPABLE_FROM:
         raise UsageError(f"numpy {a} and {b} both predate 2.0: neither can host another "
                          f"OpenBLAS build")
     host = host or newer

@@ -65,8 +65,9 @@ class Refusal(Exception):
 
 
 def numbers(version):
-    """The numbers of a version string: "0.3.29.dev" -> [0, 3, 29]."""
-    return [int(x) for x in re.findall(r"\d+", str(version))]
+    """The numbers of a version string, comparable in release order:
+    "0.3.29.dev" -> (0, 3, 29)."""
+    return tuple(int(x) for x in re.findall(r"\d+", str(version)))
 
 
 def version_matches(reported, expected):
@@ -86,7 +87,7 @@ def same_version(a, b):
     """Equal as versions: trailing zeros do not count (0.3.26.0 is 0.3.26.0.0)."""
     x, y = numbers(a), numbers(b)
     n = max(len(x), len(y))
-    return x + [0] * (n - len(x)) == y + [0] * (n - len(y))
+    return x + (0,) * (n - len(x)) == y + (0,) * (n - len(y))
 
 
 # -- this environment's numpy ---------------------------------------------------
@@ -98,7 +99,7 @@ def numpy_library():
         version = importlib.metadata.version("numpy")
     except importlib.metadata.PackageNotFoundError:
         raise Refusal("numpy is not installed") from None
-    if tuple(numbers(version)[:2]) < SWAPPABLE_FROM:
+    if numbers(version)[:2] < SWAPPABLE_FROM:
         raise Refusal(f"numpy {version} links OpenBLAS under other symbol names "
                       "(libopenblas64_p); builds can be swapped from numpy 2.0 on")
     spec = importlib.util.find_spec("numpy")
