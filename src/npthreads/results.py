@@ -120,6 +120,14 @@ def _int(value):
         return 0
 
 
+def _replace(path, text):
+    """Write ``path`` whole or not at all: a migration interrupted half-way
+    must not leave a result file cut short."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def load_benchmarks(results_dir):
     data = _load_json(Path(results_dir) / "benchmarks.json")
     return {k: v for k, v in data.items() if isinstance(v, dict)}
@@ -263,12 +271,9 @@ def stabilise_machine(results_dir, identity):
         if all(target.get(k) == v for k, v in wanted.items()):
             continue
         target.update(wanted)
-        tmp = path.with_name(path.name + ".tmp")
         # as asv writes them: result files compact, machine.json indented
-        text = (json.dumps(data, indent=4, sort_keys=True) + "\n"
-                if path.name == "machine.json" else json.dumps(data))
-        tmp.write_text(text)
-        tmp.replace(path)
+        _replace(path, json.dumps(data, indent=4, sort_keys=True) + "\n"
+                 if path.name == "machine.json" else json.dumps(data))
         changed += 1
     return changed
 
@@ -346,9 +351,7 @@ def carry_versions(results_dir, carried=None):
                 row[at] = after
                 touched = True
         if touched:
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(data))
-            tmp.replace(path)
+            _replace(path, json.dumps(data))
             changed += 1
     return changed
 
@@ -437,9 +440,7 @@ def name_every_matrix_variable(results_dir, config):
             print(f"npthreads: warning: {path}: {target.name} already exists; left as it is",
                   file=sys.stderr)
             continue
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(target)
+        _replace(target, json.dumps(data))
         path.unlink()
         renamed += 1
     return renamed
