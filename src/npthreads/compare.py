@@ -52,8 +52,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import (UsageError, asvrun, blasfacts, compare_report, evidence, profiles, results,
-               stats)
+from . import (UsageError, asvrun, blasfacts, compare_report, evidence, pooled, profiles,
+               racing, results, stats)
+from .compare_report import fmt_ratio
 from .verdicts import (CHANGED, EXIT_OK, EXIT_SLOWER, FAILED, FASTER, INVALID, MISSING,
                        SKIPPED, SLOWER, TOO_FEW, TRACKED, UNCHANGED, UNSTABLE, counts)
 from .units import format_value
@@ -144,6 +145,7 @@ class Row:
     fastest: float | None = None      # ratio of the fastest samples, for the reader
     p: float | None = None            # rank test over round summaries
     resolution: float | None = None   # smallest change this row could detect (ratio)
+    floor: float = 1.0                # the resolution unlimited rounds of one run would reach
     n_before: int = 0                 # rounds
     n_after: int = 0
     spread_before: str = ""           # the rounds' distribution, in words
@@ -152,6 +154,12 @@ class Row:
     confirmed: str = ""               # "", "confirmed" or "not confirmed" (--confirm)
     other_runs: int = 0               # other full runs that judged this row (--history)
     same_in_other_runs: int = 0       # of those, how many gave it the same verdict
+    # Pooled over the machine's full runs (``npthreads.pooled``): "" where
+    # the two sides are not an environment pair measured in enough runs.
+    pooled: str = ""                  # slower, faster or unchanged
+    pooled_ratio: float | None = None
+    pooled_resolution: float | None = None
+    pooled_runs: int = 0
 
     @property
     def scenario(self):
@@ -365,6 +373,7 @@ def compare_one(a, b, timed, factor, noise, skip=(0, 0)):
     if samples_a and samples_b:
         row.fastest = min(samples_b) / min(samples_a)
     resolution = noise.resolution(row.key, len(rounds_a), len(rounds_b))
+    row.floor = noise.floor(row.key)
     j = evidence.judge(rounds_a, rounds_b, resolution, factor)
     row.ratio, row.p, row.resolution = j.ratio, j.p, j.resolution
     if j.bimodal:
@@ -457,10 +466,47 @@ def judge_in_other_runs(measurements, side_a, side_b, rows, factor, most=HISTORY
     return judged
 
 
+def judge_pooled(history, side_a, side_b, rows, factor):
+    """Each timed row of an environment pair, pooled over the machine's full
+    runs that measured both environments as this commit did
+    (``pooled.History.pair``): the verdict every session says together.
+
+    Within one run a threaded row resolves ~2x on this VM, because how far
+    one environment's level moves against another's from session to session
+    cannot be averaged out in one session; pooled over five runs the same
+    rows resolve 1.15-1.32x, and the 2.1.3 -> 2.2.6 oversubscribed 384x384
+    cells that were flagged in some runs and never in the opposite direction
+    are called. Two commits of one environment are different sessions,
+    not replications: nothing is pooled there. Returns the number of runs
+    the most-pooled row combined (0: nothing pooled)."""
+    if side_a.commit != side_b.commit or side_a.env_name == side_b.env_name:
+        return 0
+    most = 0
+    for r in rows:
+        if not evidence.is_timed(r.benchmark) or r.verdict in (FAILED, SKIPPED, MISSING,
+                                                                INVALID):
+            continue
+        found = history.pair(side_a.env_name, side_b.env_name, r.key, side_a.commit)
+        if not found.pooled:
+            continue
+        r.pooled_ratio, r.pooled_resolution = found.ratio, found.resolution
+        r.pooled_runs = found.runs
+        r.pooled = {1: SLOWER, -1: FASTER, 0: UNCHANGED}[found.direction(factor)]
+        most = max(most, found.runs)
+    return most
+
+
+def decided(r):
+    """The verdict a row stands on: pooled over runs where it was pooled
+    (narrower, and every session agrees to it), else this run's."""
+    return r.pooled or r.verdict
+
+
 def exit_code(rows, gated=True):
     """1 if any row is slower and the comparison may gate: both sides from
-    one session, or the slowdowns confirmed by re-measuring."""
-    slower = [r for r in rows if r.verdict == SLOWER]
+    one session (or an environment pair pooled over the machine's runs,
+    each of them one session), or the slowdowns confirmed by re-measuring."""
+    slower = [r for r in rows if r.verdict == SLOWER or r.pooled == SLOWER]
     return EXIT_SLOWER if gated and slower else EXIT_OK
 
 
@@ -473,62 +519,112 @@ def asv_pattern(row):
     return f"^{re.escape(row.benchmark)}\\({re.escape(combo)}\\)$"
 
 
-def confirm(rows, side_a, side_b, machine, results_dir, args):
-    """Re-measure the slower rows on both sides, interleaved, in one asv
-    session, appending rounds (asv --append-samples); returns each row's
-    round counts before, for judging the new rounds alone, or None if
-    nothing was measured."""
-    targets = [r for r in rows if r.verdict == SLOWER][:args.confirm_max]
-    if not targets:
-        return None
+def _confirm_config(side_a, side_b, results_dir, args):
+    """(asv config path, config) to re-measure the two sides with."""
     swapped = [s.env_name for s in (side_a, side_b)
                if any(m.openblas_build for m in s.measurements.values())]
     if swapped and not args.config:
         raise UsageError(f"--confirm rebuilds environments of the numpy axis only; "
                          f"{swapped[0]} has a swapped OpenBLAS: re-measure it with "
                          "`npthreads bisect` or give --config")
-    here = asvrun.machine_name()
-    if here != machine:
-        raise UsageError(f"--confirm re-measures on this machine ({here}), but the results "
-                         f"are from {machine}: run it there")
-    root = asvrun.repo_root()
-    profile = profiles.active_profile()
     if args.config:
         config_path = Path(args.config).resolve()
         if not config_path.is_file():
             raise UsageError(f"--config {args.config}: no such file")
-        conf = asvrun.load_config_at(config_path)
-    else:
-        # The repository's config, limited to the two sides' environments
-        # and writing into the results being compared.
-        numpys = sorted({side_a.numpy, side_b.numpy})
-        config_path = asvrun.profile_config(root, profile, numpys)
-        conf = asvrun.load_config_at(config_path)
-        conf["results_dir"] = str(Path(results_dir).resolve())
-        config_path.write_text(json.dumps(conf, indent=2) + "\n")
-    asvrun.register_machine(machine)
+        return config_path, asvrun.load_config_at(config_path)
+    # The repository's config, limited to the two sides' environments and
+    # writing into the results being compared.
+    root = asvrun.repo_root()
+    numpys = sorted({side_a.numpy, side_b.numpy})
+    config_path = asvrun.profile_config(root, profiles.active_profile(), numpys)
+    conf = asvrun.load_config_at(config_path)
+    conf["results_dir"] = str(Path(results_dir).resolve())
+    config_path.write_text(json.dumps(conf, indent=2) + "\n")
+    return config_path, conf
+
+
+def measure_rows(targets, side_a, side_b, machine, config_path, conf, rounds, timeout):
+    """Append ``rounds`` rounds of ``targets`` to both sides, interleaved, in
+    one asv session (asv --append-samples); stopped after ``timeout`` s
+    (what was measured by then stays on disk)."""
+    root = asvrun.repo_root()
     if side_a.commit == side_b.commit:
         spec = f"{side_a.commit}^!"
     else:
         hashfile = config_path.with_name("confirm-hashes.txt")
         hashfile.write_text(f"{side_a.commit}\n{side_b.commit}\n")
         spec = f"HASHFILE:{hashfile}"
-    before = {r.key: (len(evidence.rounds_of(side_a.measurements[r.key])),
-                      len(evidence.rounds_of(side_b.measurements[r.key]))) for r in targets}
     cmd = ["run", spec, "--config", str(config_path), "--machine", machine,
            "--append-samples", "--record-samples", "--interleave-rounds", "--show-stderr",
-           "-a", f"rounds={args.confirm_rounds}"]
+           "-a", f"rounds={rounds}"]
     for r in targets:
         cmd += ["-b", asv_pattern(r)]
-    print(f"[confirm] re-measuring {len(targets)} slower row(s), {args.confirm_rounds} rounds "
-          f"a side, both sides interleaved in this session (at most {args.confirm_timeout:g} s)",
-          file=sys.stderr, flush=True)
-    code = asvrun.asv(cmd, asvrun.asv_environ(conf, profile), root,
-                      timeout=args.confirm_timeout, to_stderr=True)
+    code = asvrun.asv(cmd, asvrun.asv_environ(conf, profiles.active_profile()), root,
+                      timeout=timeout, to_stderr=True)
     if code == asvrun.TIMED_OUT:
-        print(f"[confirm] stopped at {args.confirm_timeout:g} s: judging the rounds measured "
-              "so far", file=sys.stderr, flush=True)
-    return before
+        print(f"[confirm] stopped at the time bound: judging the rounds measured so far",
+              file=sys.stderr, flush=True)
+    return code
+
+
+def confirm(rows, side_a, side_b, machine, results_dir, noise, one_session, args):
+    """Re-measure the rows whose answer is worth more rounds (every slower
+    row, and every row whose estimate lies beyond the factor but is not yet
+    decided: ``racing.contenders``) on both sides, interleaved in this
+    session, batch after batch until each is decided or the time bound
+    (``racing.race``). Two sides of one session are judged on all their
+    rounds; sides from different sessions on the new rounds alone, which
+    share a session. Returns the rows with the re-measured ones replaced,
+    or None if nothing needed re-measuring."""
+    targets = racing.contenders(rows, args.factor, args.confirm_max)
+    if not targets:
+        return None
+    here = asvrun.machine_name()
+    if here != machine:
+        raise UsageError(f"--confirm re-measures on this machine ({here}), but the results "
+                         f"are from {machine}: run it there")
+    config_path, conf = _confirm_config(side_a, side_b, results_dir, args)
+    asvrun.register_machine(machine)
+    first = {r.key: r for r in rows}
+    skip = {} if one_session else {
+        r.key: (len(evidence.rounds_of(side_a.measurements[r.key])),
+                len(evidence.rounds_of(side_b.measurements[r.key]))) for r in targets}
+
+    def measure(batch, left):
+        measure_rows(batch, side_a, side_b, machine, config_path, conf, args.confirm_rounds,
+                     min(left, args.confirm_timeout))
+
+    def rejudge():
+        measurements = results.load(results_dir, machine)
+        a = Side.of(measurements, side_a.env_name, side_a.commit)
+        b = Side.of(measurements, side_b.env_name, side_b.commit)
+        return {r.key: r for r in compare_sides(a, b, args.factor, noise, skip=skip)}
+
+    def say(text):
+        print(text.replace("[race]", "[confirm]"), file=sys.stderr, flush=True)
+
+    say(f"[confirm] re-measuring {len(targets)} row(s), {args.confirm_rounds} rounds a side "
+        f"a batch, both sides interleaved in this session (at most "
+        f"{args.confirm_timeout:g} s)")
+    latest, _ = racing.race(targets, measure, rejudge, args.factor, args.confirm_timeout, say)
+    out = []
+    for r in rows:
+        new = latest.get(r.key)
+        if new is None:
+            if r.verdict == SLOWER:
+                r.confirmed = "not re-measured (--confirm-max)"
+            out.append(r)
+            continue
+        was = first[r.key]
+        added = new.n_after - (0 if skip else was.n_after)
+        if was.verdict == SLOWER:
+            new.confirmed = "confirmed" if new.verdict == SLOWER else "not confirmed"
+        else:
+            new.confirmed = f"raced: {added} more rounds a side"
+        new.note = (f"first {fmt_ratio(was.ratio)} {was.verdict}; re-measured in one "
+                    f"session: {new.note or new.verdict}")
+        out.append(new)
+    return out
 
 
 # -- command line ---------------------------------------------------------------
@@ -566,19 +662,26 @@ def add_arguments(parser):
                      help="a Markdown table for a pull-request comment")
     again = parser.add_argument_group("confirmation (re-measures with asv, on this machine)")
     again.add_argument("--confirm", action="store_true",
-                       help="re-measure the slower rows on both sides, interleaved in one "
-                            "session (asv --append-samples), and gate on the new rounds alone")
+                       help="re-measure the slower rows, and the rows whose estimate is beyond "
+                            "--factor but not yet decided, on both sides, interleaved in one "
+                            "session (asv --append-samples), batch after batch until decided "
+                            "or --confirm-timeout; sides from different sessions are judged "
+                            "on the new rounds alone")
     # 8 a side: a rank test over 6 against 6 rounds needs them all apart
     # (a real 20% slowdown came out 1.21x with one round overlapping here).
     again.add_argument("--confirm-rounds", type=int, default=8, metavar="N",
-                       help="rounds a side to add (default 8)")
+                       help="rounds a side to add in each batch (default 8)")
     again.add_argument("--confirm-max", type=int, default=12, metavar="ROWS",
                        help="confirm at most this many rows, largest change first (default 12)")
     again.add_argument("--config", metavar="ASV_CONF",
                        help="asv config to re-measure with (default: the repository's "
                             "asv.conf.json, limited to the two sides' environments)")
     again.add_argument("--confirm-timeout", type=float, default=600.0, metavar="SECONDS",
-                       help="stop re-measuring after this long (default 600)")
+                       help="stop re-measuring after this long, all batches together "
+                            "(default 600)")
+    judge.add_argument("--no-pooled", dest="pooled", action="store_false",
+                       help="judge on this run alone, without the verdict pooled over the "
+                            "machine's full runs")
     judge.add_argument("--history", type=int, default=HISTORY_RUNS, metavar="RUNS",
                        help="judge the two environments again in up to this many other "
                             "committed runs and say, per slower or faster row, in how many "
@@ -618,30 +721,21 @@ def run(args):
     one_session = same_session(side_a, side_b)
     confirmed = False
     if args.confirm:
-        before = confirm(rows, side_a, side_b, machine, results_dir, args)
-        if before is not None:
-            flagged = {r.key for r in rows if r.verdict == SLOWER}
+        raced = confirm(rows, side_a, side_b, machine, results_dir, noise, one_session, args)
+        if raced is not None:
+            rows, confirmed = raced, True
             _, _, measurements, side_a, side_b, _ = load_comparison(args)
-            again = compare_sides(side_a, side_b, args.factor, noise, skip=before)
-            again = {r.key: r for r in again}
-            for i, r in enumerate(rows):
-                if r.key in before and r.key in again:
-                    new = again[r.key]
-                    new.confirmed = "confirmed" if new.verdict == SLOWER else "not confirmed"
-                    new.note = (f"first {r.ratio:.2f}x; re-measured in one session: "
-                                f"{new.note or new.verdict}")
-                    rows[i] = new
-                elif r.key in flagged:
-                    r.confirmed = "not re-measured (--confirm-max)"
-            confirmed = True
     history = judge_in_other_runs(measurements, side_a, side_b, rows, args.factor,
                                   args.history)
+    pooled_runs = judge_pooled(pooled.history_of(measurements), side_a, side_b, rows,
+                               args.factor) if args.pooled else 0
     gated = one_session or confirmed
     code = exit_code(rows, gated)
-    shown = [r for r in rows if r.verdict in CHANGED] if args.only_changed else rows
+    shown = ([r for r in rows if r.verdict in CHANGED or r.pooled in (SLOWER, FASTER)]
+             if args.only_changed else rows)
     context = dict(machine=machine, factor=args.factor, counts=counts(rows), exit_code=code,
                    noise=noise, one_session=one_session, confirmed=confirmed, gated=gated,
-                   history=history,
+                   history=history, pooled_runs=pooled_runs,
                    # two commits have no other runs of the same pair to ask
                    history_asked=args.history if side_a.commit == side_b.commit else 0)
     render = (compare_report.render_json if args.json else

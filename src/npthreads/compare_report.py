@@ -62,6 +62,14 @@ def scenario_lines(rows):
         resolutions = [r.resolution for r in group if r.resolution]
         if resolutions:
             parts.append(f"resolves {min(resolutions):.2f}x-{max(resolutions):.2f}x")
+        pooled = [r for r in group if r.pooled]
+        if pooled:
+            moved = [f"{n} {v}" for v, n in counts(pooled, "pooled").items()
+                     if n and v in (SLOWER, FASTER)]
+            widths = [r.pooled_resolution for r in pooled]
+            parts.append(f"pooled over {max(r.pooled_runs for r in pooled)} runs: "
+                         + (", ".join(moved) + ", " if moved else "nothing changed, ")
+                         + f"resolves {min(widths):.2f}x-{max(widths):.2f}x")
         lines.append((scenario, ", ".join(parts)))
     return lines
 
@@ -114,8 +122,12 @@ def session_lines(side_a, side_b, context):
 
 def overall(context):
     text = ", ".join(f"{n} {v}" for v, n in context["counts"].items() if n)
+    pooled = context.get("pooled_counts") or {}
+    if any(pooled.values()):
+        text += ("; pooled over the machine's runs: "
+                 + ", ".join(f"{n} {v}" for v, n in pooled.items() if n))
     newly = context.get("newly_failing", 0)
-    slower = context["counts"][SLOWER]
+    slower = context["counts"][SLOWER] + pooled.get(SLOWER, 0)
     if context["exit_code"] == EXIT_SLOWER:
         verdict = "exit 1: slowdowns beyond each row's resolution"
     elif slower and not context["gated"]:
@@ -136,7 +148,28 @@ def _criteria(context):
 
 
 def _with_newly_failing(rows, context):
-    return dict(context, newly_failing=sum(1 for r in rows if r.note == "newly failing"))
+    return dict(context, newly_failing=sum(1 for r in rows if r.note == "newly failing"),
+                pooled_counts={v: n for v, n in counts(rows, "pooled").items()
+                               if v in (SLOWER, FASTER, UNCHANGED)})
+
+
+def pooled_line(context):
+    """How the pooled column was made, or why there is none."""
+    runs = context.get("pooled_runs") or 0
+    if runs:
+        return (f"pooled: every full run of this machine that measured both environments "
+                f"as this commit did, {runs} at most, combined by a random-effects "
+                f"meta-analysis; changed = beyond max({context['factor']:g}x, "
+                f"{evidence.Z:g} calibrated standard errors)")
+    return ""
+
+
+def pooled_text(r):
+    """ "slower 1.62x (resolves 1.19x, 5 runs)" or "-"."""
+    if not r.pooled:
+        return "-"
+    return (f"{r.pooled} {fmt_ratio(r.pooled_ratio)} (resolves "
+            f"{fmt_ratio(r.pooled_resolution)}, {r.pooled_runs} runs)")
 
 
 def history_text(r):
@@ -171,27 +204,32 @@ def render_text(side_a, side_b, rows, shown, context):
            f"  to:   {side_b.env_name} @ {side_b.commit[:8]}",
            f"  ({_criteria(context)})",
            f"  {noise_line(context)}"]
-    out += [f"  {line}" for line in [history_line(context)] if line]
+    out += [f"  {line}" for line in [history_line(context), pooled_line(context)] if line]
     out += [f"  {line}" for line in session_lines(side_a, side_b, context)]
     out.append("")
-    table = [("verdict", "ratio", "resolves", "p", "from", "to", "rounds",
+    table = [("verdict", "ratio", "resolves", "p", "from", "to", "rounds", "pooled",
               "benchmark [params]")]
     for r in shown:
         what = r.name + (f" [{fmt_params(r.params)}]" if r.params else "") + _note(r)
         table.append((r.verdict, fmt_ratio(r.ratio), fmt_ratio(r.resolution), fmt_p(r.p),
                       format_value(r.before, r.unit), format_value(r.after, r.unit),
-                      f"{r.n_before}/{r.n_after}", what))
-    widths = [max(len(row[i]) for row in table) for i in range(7)]
+                      f"{r.n_before}/{r.n_after}", pooled_text(r), what))
+    widths = [max(len(row[i]) for row in table) for i in range(8)]
     for row in table:
-        cells = [row[0].ljust(widths[0])] + [row[i].rjust(widths[i]) for i in range(1, 7)]
-        out.append("  ".join(cells + [row[7]]))
+        cells = ([row[0].ljust(widths[0])] + [row[i].rjust(widths[i]) for i in range(1, 7)]
+                 + [row[7].ljust(widths[7])])
+        out.append("  ".join(cells + [row[8]]))
     unresolved = sum(1 for r in rows if r.verdict == UNCHANGED and r.resolution
                      and r.resolution > evidence.USEFUL)
     out += ["", "per scenario:"]
     out += [f"  {name}: {text}" for name, text in scenario_lines(rows)]
     if unresolved:
+        pooled = [r.pooled_resolution for r in rows if r.verdict == UNCHANGED
+                  and r.resolution and r.resolution > evidence.USEFUL and r.pooled_resolution]
         out.append(f"  {unresolved} unchanged row(s) cannot resolve a change below "
-                   f"{evidence.USEFUL:g}x in this run")
+                   f"{evidence.USEFUL:g}x in this run"
+                   + (f"; pooled over the machine's runs, {len(pooled)} of them resolve "
+                      f"{min(pooled):.2f}x-{max(pooled):.2f}x" if pooled else ""))
     out += ["", overall(context), ""]
     return "\n".join(out)
 
@@ -204,16 +242,18 @@ def render_markdown(side_a, side_b, rows, shown, context):
     out += [f"> {line.strip()}" for line in session_lines(side_a, side_b, context)]
     out += ["", f"**{overall(context)}**", ""]
     out += [f"- **{name}**: {text}" for name, text in scenario_lines(rows)]
-    out += ["", "| verdict | ratio | resolves | p | from | to | rounds | benchmark | params |",
-            "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    out += [f"_{pooled_line(context)}._" for _ in [1] if pooled_line(context)]
+    out += ["", "| verdict | ratio | resolves | p | from | to | rounds | pooled | benchmark "
+            "| params |", "|---|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in shown:
         verdict = f"**{r.verdict}**" if r.verdict in CHANGED else r.verdict
         cells = [verdict + _note(r), fmt_ratio(r.ratio), fmt_ratio(r.resolution), fmt_p(r.p),
                  format_value(r.before, r.unit), format_value(r.after, r.unit),
-                 f"{r.n_before}/{r.n_after}", f"`{r.name}`", fmt_params(r.params)]
+                 f"{r.n_before}/{r.n_after}", pooled_text(r), f"`{r.name}`",
+                 fmt_params(r.params)]
         out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
     if not shown:
-        out.append("| (no rows) | | | | | | | | |")
+        out.append("| (no rows) | | | | | | | | | |")
     return "\n".join(out) + "\n"
 
 
@@ -240,6 +280,8 @@ def render_json(side_a, side_b, rows, shown, context):
         "gated": context["gated"], "counts": context["counts"],
         "other_runs": context.get("history") or [],
         "newly_failing": context["newly_failing"], "exit_code": context["exit_code"],
+        "pooled_runs": context.get("pooled_runs") or 0,
+        "pooled_counts": context["pooled_counts"],
         "scenarios": dict(scenario_lines(rows)),
         "rows": [{"benchmark": r.benchmark, "scenario": r.scenario, "params": r.params,
                   "unit": r.unit, "verdict": r.verdict, "note": r.note,
@@ -249,6 +291,9 @@ def render_json(side_a, side_b, rows, shown, context):
                   "ratio": _finite(r.ratio), "resolution": _finite(r.resolution),
                   "fastest_ratio": _finite(r.fastest), "p": r.p,
                   "rounds_from": r.n_before, "rounds_to": r.n_after,
+                  "pooled": r.pooled or None, "pooled_ratio": _finite(r.pooled_ratio),
+                  "pooled_resolution": _finite(r.pooled_resolution),
+                  "pooled_runs": r.pooled_runs,
                   "distribution_from": r.spread_before, "distribution_to": r.spread_after}
                  for r in shown],
     }

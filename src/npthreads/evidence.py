@@ -72,7 +72,7 @@ BIMODAL_GAP = 1.5
 # The normal's 90th percentile of |z|.
 _Z90 = 1.6449
 # Standard error of a median relative to a mean's, for normal data.
-_MEDIAN_SE = math.sqrt(math.pi / 2)
+MEDIAN_SE = math.sqrt(math.pi / 2)
 
 
 def rounds_of(measurement):
@@ -156,9 +156,16 @@ class Noise:
         sigma = self.sigma.get(key)
         if sigma is None or not n_a or not n_b:
             return None
-        se = self.calibration * _MEDIAN_SE * sigma * math.sqrt(1 / n_a + 1 / n_b)
+        se = self.calibration * MEDIAN_SE * sigma * math.sqrt(1 / n_a + 1 / n_b)
         between = self.session.get(key, 0.0)
         return math.exp(Z * math.sqrt(se ** 2 + 2 * between ** 2))
+
+    def floor(self, key):
+        """The resolution this row would reach with unlimited rounds in one
+        run: what is left is how far its environments move against each
+        other between sessions, which more rounds of one session cannot
+        average out (only more runs: ``npthreads.pooled``)."""
+        return math.exp(Z * math.sqrt(2) * self.session.get(key, 0.0))
 
 
 def interaction_sd(table):
@@ -228,7 +235,7 @@ def build_noise(rounds_by_env, control_pairs=()):
             ratio = estimate(a[key], b[key])
             if ratio is None or key not in noise.sigma:
                 continue
-            se = _MEDIAN_SE * noise.sigma[key] * math.sqrt(1 / len(a[key]) + 1 / len(b[key]))
+            se = MEDIAN_SE * noise.sigma[key] * math.sqrt(1 / len(a[key]) + 1 / len(b[key]))
             z_scores.append(abs(math.log(ratio)) / se)
         noise.control_pair = tuple(pair)
     if z_scores:
@@ -383,16 +390,24 @@ def noise_of(measurements, commits):
     # ones, whose own change would otherwise pass for session noise (and the
     # reproducibility report judges each run by the others: no circle).
     others = full - set(commits)
-    tables = {}
+    tables, sampling = {}, {}
     for (env, commit), rows in groups.items():
         if commit not in others:
             continue
         for key, rounds in rows.items():
             tables.setdefault(key, {}).setdefault(env, {})[commit] = \
                 math.log(statistics.median(rounds))
+            sampling.setdefault(key, []).append(len(rounds))
     for key, table in tables.items():
         sd = interaction_sd(table)
-        if sd is not None:
-            noise.session[key] = sd
+        if sd is None:
+            continue
+        # The residual of each (environment, session) median also holds that
+        # median's own sampling error, which ``Noise.resolution`` already
+        # counts from the rounds: subtract its mean so it is not counted
+        # twice (for ExpInParts' serial 2e7 row, 0.034 -> 0.030).
+        sigma = noise.sigma.get(key, 0.0)
+        mean_var = statistics.fmean((MEDIAN_SE * sigma) ** 2 / n for n in sampling[key])
+        noise.session[key] = math.sqrt(max(0.0, sd ** 2 - mean_var))
     noise.session_runs = len(others) if noise.session else 0
     return noise

@@ -12,6 +12,9 @@ prints:
 - the A/A figures: rows flagged and exit code per run;
 - per scenario, the smallest change its rows resolve (the median resolution
   over the runs' pairs): what a verdict on this machine can and cannot see;
+- the same pairs pooled over the runs (``npthreads.pooled``): rows flagged,
+  how many of the rows flagged in any single run the pooled verdict carries,
+  the pooled A/A, and the smallest change each scenario resolves pooled;
 - the advice (fastest configuration or the tie it falls back to) per
   scenario, size and numpy, and in how many runs it is the same.
 
@@ -23,7 +26,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-from . import UsageError, asvrun, compare, evidence, results
+from . import UsageError, asvrun, compare, evidence, pooled, results
 from .report import advice_by_run, version_key
 from .verdicts import EXIT_SLOWER, FASTER, SLOWER
 
@@ -64,12 +67,94 @@ def judge_run(measurements, commit, factor):
     return out, noise
 
 
+def judge_pooled(measurements, commits, factor):
+    """pair label -> {row key: pooled Contrast} for every pair ``judge_run``
+    makes at the newest of ``commits``, pooled over ``commits`` only; the A/A
+    pair pools each run's own control (its twin may differ between runs)."""
+    history = pooled.history_of(measurements)
+    newest = commits[0]
+    envs = {}
+    for m in measurements:
+        if m.commit == newest and not m.openblas_build:
+            envs.setdefault(m.numpy, m.env_name)
+    matrix = sorted((v for v in envs if v != "pinned"), key=version_key)
+    out = {}
+    keys = history.keys()
+    for a, b in zip(matrix, matrix[1:]):
+        out[(a, b)] = {k: c for k in keys
+                       if (c := history.contrast((envs[a], k), (envs[b], k), newest,
+                                                 commits)).pooled}
+    control = evidence.control_pair(measurements, newest)
+    twin = next((v for v, e in envs.items() if control and e == control[0]), None)
+    if twin:
+        controls = {c: p for c, p in history.controls.items() if c in commits}
+        for first, second in ((0, 1), (1, 0)):
+            label = (twin, "pinned") if first == 0 else ("pinned", twin)
+            out[label] = {k: c for k in keys if (c := history.contrast(
+                {cm: (p[first], k) for cm, p in controls.items()},
+                {cm: (p[second], k) for cm, p in controls.items()},
+                commits=commits)).pooled}
+    return out, history
+
+
+def pooled_lines(runs_rows, pooled_pairs, history, factor):
+    """The pooled section of the report."""
+    lines = [f"pooled over the runs (random-effects meta-analysis; A/A calibration "
+             f"x{history.calibration:.2f} over {history.control_rows} rows):"]
+    header = ("pair", "pooled slower", "pooled faster", "flagged in any run",
+              "not pooled", "same pooled verdict", "share")
+    table = [header]
+    for pair, contrasts in pooled_pairs.items():
+        if not all(pair in r for r in runs_rows):
+            continue
+        verdict = {k: {1: SLOWER, -1: FASTER}.get(c.direction(factor)) for k, c in
+                   contrasts.items()}
+        anywhere = {}
+        for rows in runs_rows:
+            for r in rows[pair]:
+                if r.verdict in (SLOWER, FASTER):
+                    anywhere.setdefault(r.key, set()).add(r.verdict)
+        # rows measured in fewer than pooled.MIN_RUNS of the runs have no
+        # pooled verdict to agree or disagree with
+        unpooled = [k for k in anywhere if k not in contrasts]
+        same = [k for k, v in anywhere.items() if len(v) == 1 and verdict.get(k) in v]
+        judged = len(anywhere) - len(unpooled)
+        share = len(same) / judged if judged else None
+        table.append((_label(pair), str(sum(v == SLOWER for v in verdict.values())),
+                      str(sum(v == FASTER for v in verdict.values())), str(len(anywhere)),
+                      str(len(unpooled)), str(len(same)),
+                      f"{share:.0%}" if share is not None else "-"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        lines.append("  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                                      for i, (cell, w) in enumerate(zip(row, widths))))
+    for pair, contrasts in pooled_pairs.items():
+        moved = sorted(((c.ratio, k, c) for k, c in contrasts.items()
+                        if c.direction(factor)), key=lambda t: t[0])
+        if moved:
+            lines.append(f"{_label(pair)}: pooled changes")
+            for ratio, (benchmark, params), c in moved:
+                lines.append(f"  {ratio:6.2f}x (resolves {c.resolution:.2f}x, {c.runs} runs)  "
+                             f"{results.scenario_of(benchmark)} "
+                             + ", ".join(f"{k}={val}" for k, val in params))
+    lines.append("smallest change each scenario resolves, pooled (median over pairs; "
+                 "best row - worst row):")
+    by_scenario = defaultdict(list)
+    for contrasts in pooled_pairs.values():
+        for (benchmark, _), c in contrasts.items():
+            by_scenario[results.scenario_of(benchmark)].append(c.resolution)
+    for scenario, values in sorted(by_scenario.items()):
+        lines.append(f"  {scenario}: {statistics.median(values):.2f}x "
+                     f"({min(values):.2f}x - {max(values):.2f}x)")
+    return lines
+
+
 def _label(pair):
     a, b = pair
     return f"{a} -> {b}" + ("  (A/A)" if "pinned" in pair else "")
 
 
-def report(runs_rows, runs_noise, commits, advice):
+def report(runs_rows, runs_noise, commits, advice, pooled_section=()):
     """The text of the reproducibility report."""
     lines = [f"reproducibility over {len(commits)} runs: "
              + ", ".join(c[:8] for c in commits), ""]
@@ -124,6 +209,8 @@ def report(runs_rows, runs_noise, commits, advice):
     for scenario, values in sorted(by_scenario.items()):
         lines.append(f"  {scenario}: {statistics.median(values):.2f}x "
                      f"({min(values):.2f}x - {max(values):.2f}x)")
+    if pooled_section:
+        lines += [""] + list(pooled_section)
     if advice:
         lines.append("")
         same = sum(1 for per_run in advice.values() if len(set(per_run)) == 1)
@@ -158,6 +245,9 @@ def run(args):
         rows, noise = judge_run(measurements, commit, args.factor)
         runs_rows.append(rows)
         runs_noise.append(noise)
+    print(f"[reproducibility] pooling {len(commits)} runs", file=sys.stderr, flush=True)
+    pooled_pairs, history = judge_pooled(measurements, commits, args.factor)
+    section = pooled_lines(runs_rows, pooled_pairs, history, args.factor)
     advice = advice_by_run(results_dir, machine, commits)
-    sys.stdout.write(report(runs_rows, runs_noise, commits, advice))
+    sys.stdout.write(report(runs_rows, runs_noise, commits, advice, section))
     return 0

@@ -67,6 +67,9 @@ class Measurement:
     per_round: int | None = None  # samples each asv round took (the suite's fixed repeat)
     started_at: int = 0       # when asv last ran this benchmark, ms since epoch
     env_vars: dict = field(default_factory=dict)  # the matrix's variables for this env
+    # asv's version of the benchmark (a hash of its code, or its ``version``
+    # attribute): runs of different versions measured different things.
+    version: str = ""
 
     @property
     def scenario(self):
@@ -210,7 +213,8 @@ def read_result_file(path, benchmarks):
                 requirements=dict(data.get("requirements") or {}),
                 python=str(data.get("python", "")), date=int(data.get("date") or 0),
                 per_round=per_round, started_at=_int(record.get("started_at")),
-                env_vars=dict(data.get("env_vars") or {})))
+                env_vars=dict(data.get("env_vars") or {}),
+                version=str(record.get("version") or "")))
     if invalid:
         # One line, and the rest of the file still counts (issue 9).
         print(f"npthreads: warning: {path}: {len(invalid)} invalid value(s) (infinite, "

@@ -14,9 +14,12 @@ CHANGED = (SLOWER, FASTER, UNSTABLE, FAILED)
 EXIT_OK, EXIT_SLOWER = 0, 1
 
 
-def counts(rows):
-    """verdict -> how many rows carry it (every verdict present, zeros too)."""
+def counts(rows, attribute="verdict"):
+    """verdict -> how many rows carry it (every verdict present, zeros too);
+    ``attribute`` "pooled" counts the verdicts pooled over runs instead."""
     out = dict.fromkeys(VERDICTS, 0)
     for r in rows:
-        out[r.verdict] += 1
+        verdict = getattr(r, attribute)
+        if verdict:
+            out[verdict] += 1
     return out
