@@ -2,15 +2,26 @@
 
 One command on a fresh machine: register the machine, run asv over every
 environment of the profile's matrix for the checked-out commit with samples
-recorded (the comparisons need them), publish the site, and say what was
-produced.
+recorded (the comparisons need them), re-measure the rows still open
+(the follow-up phase), publish the site, and say what was produced.
 """
 
 import subprocess
+import time
 from collections import Counter
+from dataclasses import dataclass
 
-from . import UsageError, asvrun, results
+from . import UsageError, asvrun, evidence, racing, results
 from .profiles import PROFILES, active_profile
+
+# The follow-up phase (issue 16, item 2): after the interleaved rounds, the
+# rows of an adjacent numpy pair or the A/A pair whose estimate lies beyond
+# RACE_FROM but is not yet decided get more rounds, in every environment,
+# until decided or FOLLOW_UP seconds have passed.
+RACE_FROM = 1.10
+FOLLOW_UP = 150.0
+FOLLOW_UP_ROWS = 12
+FOLLOW_UP_ROUNDS = 4
 
 
 def add_arguments(parser):
@@ -29,6 +40,10 @@ def add_arguments(parser):
                              "openblas: one numpy with each OpenBLAS build of asv.conf.json "
                              "swapped in, plus that numpy's own wheel, running only "
                              + ", ".join(asvrun.OPENBLAS_AXIS_BENCHMARKS) + " unless -b says")
+    parser.add_argument("--follow-up", type=float, default=FOLLOW_UP, metavar="SECONDS",
+                        help="after the full run, re-measure the rows still undecided "
+                             f"beyond {RACE_FROM:g}x for at most this long (default "
+                             f"{FOLLOW_UP:g}; 0: no follow-up)")
     parser.add_argument("--no-publish", action="store_true", help="skip publishing the site")
 
 
@@ -95,7 +110,13 @@ def run(args):
             if args.axis == "openblas" else "every environment")
     print(f"[npthreads] 1/2 running the suite on {commit[:8]} in {what} "
           "(asv builds each virtualenv on first use)", flush=True)
+    started = time.monotonic()
     code = asvrun.asv(cmd, env, root)
+    print(f"[npthreads] the full run took {(time.monotonic() - started) / 60:.1f} min",
+          flush=True)
+    if (code in (0, 2) and args.axis == "numpy" and profile != "quick" and args.follow_up > 0
+            and not args.bench):
+        follow_up(cmd, env, root, results_dir, name, commit, args.follow_up)
     summarize(results_dir, name, commit)
     if code not in (0, 2):  # 2: some benchmark failed, still worth publishing
         return code
@@ -106,6 +127,81 @@ def run(args):
         if site_code:
             return site_code
     return code
+
+
+def open_rows(measurements, commit, factor=RACE_FROM):
+    """The rows still open at ``commit``: for every adjacent numpy pair and
+    the A/A pair, judged as ``npthreads compare`` judges them, the rows whose
+    estimate is beyond ``factor`` but undecided. One row per benchmark and
+    parameter combination, largest change first."""
+    from . import compare
+    from .report import version_key
+    noise = evidence.noise_of(measurements, [commit])
+    envs = {}
+    for m in measurements:
+        if m.commit == commit and not m.openblas_build:
+            envs.setdefault(m.numpy, m.env_name)
+    matrix = sorted((v for v in envs if v != "pinned"), key=version_key)
+    pairs = [(envs[a], envs[b]) for a, b in zip(matrix, matrix[1:])]
+    control = evidence.control_pair(measurements, commit)
+    if control:
+        pairs.append(control)
+    found = {}
+    for env_a, env_b in pairs:
+        rows = compare.compare_sides(compare.Side.of(measurements, env_a, commit),
+                                     compare.Side.of(measurements, env_b, commit),
+                                     evidence.FACTOR, noise)
+        for r in rows:
+            if racing.is_open(r, factor) and (r.key not in found
+                                              or racing.size(r) > racing.size(found[r.key])):
+                found[r.key] = r
+    return sorted(found.values(), key=lambda r: -racing.size(r))
+
+
+def follow_up(cmd, env, root, results_dir, machine, commit, budget):
+    """Re-measure the open rows (``open_rows``) in every environment, a
+    batch of rounds at a time with asv's --append-samples and interleaved
+    rounds, until none is open or ``budget`` seconds have passed."""
+    from . import compare
+    rows = open_rows(results.load(results_dir, machine), commit)[:FOLLOW_UP_ROWS]
+    if not rows:
+        print("[npthreads] follow-up: no row is open beyond "
+              f"{RACE_FROM:g}x; nothing to re-measure", flush=True)
+        return
+    print(f"[npthreads] follow-up: {len(rows)} row(s) undecided beyond {RACE_FROM:g}x, "
+          f"re-measured in every environment, {FOLLOW_UP_ROUNDS} rounds a batch, for at "
+          f"most {budget:g} s", flush=True)
+    base = [c for c in cmd if c != "--record-samples"]
+    # drop the full run's --bench patterns: only the open rows run again
+    while "--bench" in base:
+        i = base.index("--bench")
+        del base[i:i + 2]
+
+    def measure(batch, left):
+        args = base + ["--record-samples", "--append-samples", "-a",
+                       f"rounds={FOLLOW_UP_ROUNDS}"]
+        for r in batch:
+            args += ["--bench", compare.asv_pattern(r)]
+        asvrun.asv(args, env, root, timeout=left)
+
+    def rejudge():
+        # a row no pair leaves open any more is closed: decided, or its
+        # estimate fell back within RACE_FROM
+        still = {r.key: r for r in open_rows(results.load(results_dir, machine), commit)}
+        return {r.key: still.get(r.key) or _Closed(r.key) for r in rows}
+
+    def say(text):
+        print(text.replace("[race]", "[npthreads] follow-up:"), flush=True)
+
+    racing.race(rows, measure, rejudge, RACE_FROM, budget, say)
+
+
+@dataclass(frozen=True)
+class _Closed:
+    """A row of the follow-up that no pair leaves open any more."""
+    key: tuple
+    verdict: str = "closed"
+    ratio: float | None = None
 
 
 def summarize(results_dir, machine, commit):
