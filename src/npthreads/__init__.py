@@ -12,7 +12,8 @@ Two kinds of module live here, and the line between them is ``IN_ENVIRONMENT``:
 - **The tools**, in the project's own venv (asv, matplotlib, jinja2):
   ``results`` (the one reader of asv's files), ``evidence`` (the statistics),
   ``compare``, ``reproduce``, ``bisect``, ``report`` + ``pages`` + ``plots``,
-  ``advise``, ``seed``, ``bench``, ``site``, ``asvrun`` and ``cli``.
+  ``advise``, ``seed``, ``bench``, ``site`` (+ ``regressions``), ``asvrun``
+  and ``cli``.
 
 ``tests/test_layers.py`` imports the first group with the tools' own
 dependencies unavailable and checks that nothing else comes in.

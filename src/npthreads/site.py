@@ -1,6 +1,6 @@
 """``npthreads publish``: turn results into one static site that works offline.
 
-Four steps, each because of something the previous one lacks:
+Five steps, each because of something the previous one lacks:
 1. ``asv publish`` writes the history data (index.json, graphs/), but its page
    loads jQuery, flot and bootstrap from public CDNs and shows only an error
    without network;
@@ -12,7 +12,11 @@ Four steps, each because of something the previous one lacks:
    and a console error, so empty ones are written;
 4. the report pages asv has no view for (threads x BLAS heat maps, numpy
    versions, BLAS facts, advice) go under reports/, one per machine, linked
-   from a fixed corner link on the history page.
+   from a fixed corner link on the history page;
+5. asv's regressions.json and regressions.xml (the Regressions tab and its
+   feed) list every 5% step asv's step detection finds, rates read as
+   lower-is-better and host changes between sessions included: they are
+   rewritten to keep only the steps the sessions support (``regressions``).
 """
 
 import json
@@ -20,7 +24,7 @@ import re
 import subprocess
 import sys
 
-from . import UsageError, asvrun, pages, results
+from . import UsageError, asvrun, pages, regressions, results
 from .profiles import PROFILES, active_profile
 
 # Files the tachyon UI fetches that asv 0.6 does not write, with the empty
@@ -107,6 +111,7 @@ def publish(root, config, env):
     open_on_a_full_series(html_dir / "index.json")
     written = pages.write_reports(results_dir, html_dir / "reports")
     link_reports(html_dir / "index.html")
+    print(regressions.rewrite(html_dir, results_dir).line())
     print(f"[npthreads] site: {html_dir}/index.html (serve the folder over HTTP, e.g. "
           f"`python -m http.server -d {html_dir}`; the page does not work from file://)")
     for machine, page in written:
