@@ -77,8 +77,8 @@ def browser():
 class Visit:
     """A fresh browser context on one page, recording everything that went wrong."""
 
-    def __init__(self, browser, url, ready=None):
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900},
+    def __init__(self, browser, url, ready=None, viewport=None):
+        self.context = browser.new_context(viewport=viewport or {"width": 1400, "height": 900},
                                            service_workers="block")
         self.problems = []
         self.context.route("**/*", self._route)
@@ -154,10 +154,13 @@ def test_from_history_to_every_report(browser, server, published):  # noqa: F811
             images = visit.images()
             assert len(images) == 10 and all(ok for _, ok in images), images
             assert {src.split("-")[0] for src, _ in images} == {"heat", "versions"}
-            advice = visit.page.locator("#advice + p + table tbody tr").all_inner_texts()
+            advice = visit.page.locator("#advice table tbody tr").all_inner_texts()
             assert [row.split("\t")[0] for row in advice] == [
                 "MatmulTutorial", "MatmulThreadSplit", "DotBlasThreads", "FillManyArrays",
                 "ExpInParts"]
+            sentences = visit.page.locator("#advice .sentences li").all_inner_texts()
+            assert len(sentences) == len(advice)
+            assert all(s.startswith(row.split("\t")[0]) for s, row in zip(sentences, advice))
             heading = visit.page.locator("h1").inner_text()
             assert heading == f"Threads report: {machine}"
             visit.shot("report-" + ("hostile" if machine == HOSTILE else machine))
@@ -233,6 +236,56 @@ def test_history_of_the_committed_results_shows_values(browser, committed_site):
         text = visit.page.inner_text("#root")
         recent = text.split("RECENT POINTS", 1)[1].split("SOURCE", 1)[0].split()
         assert len(recent) >= 6 and all(any(ch.isdigit() for ch in v) for v in recent[1::2])
+        assert visit.problems == []
+    finally:
+        visit.close()
+
+
+# A laptop screen: the advice must read without scrolling sideways (issue 16).
+LAPTOP = {"width": 1366, "height": 768}
+
+
+def _advice_fits(visit):
+    """(scrollWidth, clientWidth) of the advice section, then of the whole
+    page, after layout."""
+    return visit.page.eval_on_selector(
+        "#advice", "el => [el.scrollWidth, el.clientWidth, "
+        "document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+
+
+def test_the_advice_fits_a_laptop_screen(browser, server, published):  # noqa: F811
+    page_path = reports_of(published)["fixture-2cpu"]
+    visit = Visit(browser, server + str(page_path.relative_to(published)),
+                  ready="The advice", viewport=LAPTOP)
+    try:
+        section, client, _, _ = _advice_fits(visit)
+        assert section <= client, (section, client)
+        # the advice comes first: the sentences, then the table
+        top = visit.page.eval_on_selector_all(
+            "#advice .sentences, #advice table",
+            "els => els.map(e => e.getBoundingClientRect().top)")
+        assert len(top) == 2 and top[0] < top[1]
+        assert visit.problems == []
+    finally:
+        visit.close()
+
+
+def test_the_committed_advice_fits_a_laptop_screen(browser, committed_site):
+    """The real page, with the real sentences and configuration names."""
+    from npthreads import pages, results
+
+    from .conftest import ROOT
+    (machine,) = results.machines(ROOT / "results")
+    url = f"{committed_site}reports/{pages.slug(machine)}/index.html"
+    visit = Visit(browser, url, ready="The advice", viewport=LAPTOP)
+    try:
+        visit.shot("committed-advice-1366")
+        section, client, _, _ = _advice_fits(visit)
+        assert section <= client, (section, client)
+        sentences = visit.page.locator("#advice .sentences li").all_inner_texts()
+        rows = visit.page.locator("#advice table tbody tr").all_inner_texts()
+        assert len(sentences) == len(rows) >= 16
+        assert all("tie" not in s and "within noise" not in s for s in sentences)
         assert visit.problems == []
     finally:
         visit.close()

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from npthreads import report
+from npthreads import choice, report
 
 from . import asv_files, site_fixture
 from .conftest import run_cli
@@ -102,9 +102,15 @@ def test_report_tables_carry_the_numbers(published):
     row = re.search(r"<tr><td>MatmulThreadSplit</td>.*?</tr>", text).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     assert cells[2:10] == ["python_threads=cores, blas_threads=1", "3.2 ms", "1.75x", "2.00x",
-                           "2.62 GFLOP/s", "3% of DGEMM peak",
-                           "python_threads=cores, blas_threads=cores (+50%, beyond noise)",
-                           "yes (ties counted)"]
+                           "+0%", "this run", "2.62 GFLOP/s, 3% of DGEMM peak", "yes"]
+    # the advice first, one sentence per scenario and size
+    advice = text.split('<section id="advice"', 1)[1].split("</section>", 1)[0]
+    sentences = re.findall(r"<li>(.*?)</li>", advice)
+    assert len(sentences) == 5
+    assert sentences[1].startswith("MatmulThreadSplit 64x64 x16 (cache): use a Python thread "
+                                   "per core with BLAS at 1 thread (3.2 ms): 2.00x over serial, "
+                                   "1.75x over the naive pool")
+    assert advice.index("<ul") < advice.index("<table")
     # the tutorial's S2 loses to the serial loop: 0.57x, marked naive in the table
     assert "7 ms (0.57x) (naive)" in text and "5.6 ms (0.57x) (naive)" in text
     # the environments: OpenBLAS decoded from major*10000+minor*100+patch
@@ -143,10 +149,11 @@ def test_analysis_of_the_fixture(tmp_path):
     assert rep.advice_env() is rep.envs[-1]
     fill = figures[("bench_fill.FillManyArrays.time_fill", "128x128 x16 (cache)")][1]
     assert fill.cells[("ThreadPool(cores)", "tasks/workers")].status == "failed"
-    # 0.88 ms against the serial 0.8 ms, every round alike: beyond the noise
-    config, slower, tied = fill.runner_up()
-    assert config == "executor=ThreadPool(cores), chunksize=default"
-    assert slower == pytest.approx(0.1) and tied is False
+    # 0.88 ms against the serial 0.8 ms, every round alike: clearly slower,
+    # and so are the pools; one run, so judged on this run alone
+    assert fill.decided and fill.chosen == fill.fastest == ("serial loop", "default")
+    assert fill.contenders() == [] and fill.basis == "this run" and not fill.pooled
+    assert fill.ratio(("ThreadPool(cores)", "default")) == pytest.approx(1.1)
 
 
 @pytest.mark.slow
@@ -217,10 +224,13 @@ def _set_samples(results_dir, machine, numpy, benchmark, combo, samples):
     path.write_text(json.dumps(data))
 
 
-def test_fastest_is_named_only_beyond_the_noise(tmp_path):
-    """A cell the fastest cannot beat beyond the noise ties with it, and the
-    tie goes to the fewest threads; a serial baseline whose rounds scatter
-    carries no speed-up (issue 8)."""
+def test_a_cell_within_the_noise_is_a_contender_and_fewest_threads_wins(tmp_path):
+    """A cell the fastest cannot beat beyond the noise is a contender; when
+    every contender fits the 25% margin, the fewest threads is recommended,
+    with its margin stated, and the star and the table name it; a serial
+    baseline whose rounds scatter carries no speed-up in a single run
+    (issues 8, 16)."""
+    from npthreads import pages
     results_dir = tmp_path / "results"
     site_fixture.write(results_dir)
     split = "bench_matmul.MatmulThreadSplit.time_matmul_batch"
@@ -230,12 +240,20 @@ def test_fastest_is_named_only_beyond_the_noise(tmp_path):
     rounds = [3.1e-3, 3.3e-3] * 3
     _set_samples(results_dir, "fixture-2cpu", "2.4.6", split, (size, "1", "1"),
                  [r for r in rounds for _ in range(site_fixture.PER_ROUND)])
-    grid = report.build(results_dir, "fixture-2cpu").figures()[(split, size)][1]
+    rep = report.build(results_dir, "fixture-2cpu")
+    grid = rep.figures()[(split, size)][1]
     assert grid.env.numpy == "2.4.6"
-    assert set(grid.ties) == {("1", "1"), ("cores", "1")}
-    assert grid.fastest == ("1", "1")            # 1 thread against 2: the tie's choice
-    config, _, tied = grid.runner_up()
-    assert config == "python_threads=cores, blas_threads=1" and tied is True
+    assert set(grid.contenders()) | {grid.fastest} == {("1", "1"), ("cores", "1")}
+    assert grid.decided and grid.chosen == ("1", "1")      # 1 thread against 2
+    assert 1.0 <= grid.decision.margin <= choice.MARGIN
+    assert grid.time(grid.chosen) <= grid.fastest_time * grid.decision.margin
+    (table, _) = pages._advice_table(rep)
+    row = next(r for r in table.rows if r.cells[0].text == "MatmulThreadSplit")
+    assert row.cells[2].text == "python_threads=1, blas_threads=1"
+    assert row.cells[6].text == grid.decision.margin_text()
+    heat = pages._heat_table(rep.figures()[(split, size)])
+    starred = [r.cells[0].text for r in heat.rows if "★" in r.cells[-1].text]
+    assert starred == ["python_threads=1, blas_threads=1"]
 
     # The serial loop of MatmulTutorial (the MatmulThreadSplit baseline lives
     # in its own grid): rounds from 4 ms to 9 ms are no baseline.
@@ -246,6 +264,37 @@ def test_fastest_is_named_only_beyond_the_noise(tmp_path):
                  [r for r in scattered for _ in range(site_fixture.PER_ROUND)])
     grid = report.build(results_dir, "fixture-2cpu").figures()[(tutorial, size)][1]
     assert grid.serial_time is None and "rounds" in grid.serial_disturbed
+
+
+def test_cells_the_noise_cannot_bound_make_a_cannot_tell(tmp_path):
+    """Rounds that scatter over 2x leave a cell neither clearly slower nor
+    within 25%: the advice cannot tell, names the fastest measured and the
+    contender with both figures and what would settle it, never a margin."""
+    from npthreads import pages
+    results_dir = tmp_path / "results"
+    site_fixture.write(results_dir)
+    split = "bench_matmul.MatmulThreadSplit.time_matmul_batch"
+    size = "64x64 x16 (cache)"
+    wide = [2.4e-3, 6.5e-3, 2.6e-3, 7e-3, 3.0e-3, 6.8e-3]
+    _set_samples(results_dir, "fixture-2cpu", "2.4.6", split, (size, "1", "1"),
+                 [r for r in wide for _ in range(site_fixture.PER_ROUND)])
+    rep = report.build(results_dir, "fixture-2cpu")
+    grid = rep.figures()[(split, size)][1]
+    assert not grid.decided and grid.chosen == grid.fastest == ("cores", "1")
+    assert ("1", "1") in grid.contenders() and grid.decision.margin is None
+    (advice,) = [a for a in report.advice(rep) if a.grid is grid]
+    sentence = advice.sentence()
+    assert "cannot tell a Python thread per core with BLAS at 1 thread (3.2 ms" in sentence
+    assert "1 Python thread with BLAS at 1 thread (" in sentence and "more runs" in sentence
+    assert "within" not in sentence and "tie" not in sentence
+    (table, _) = pages._advice_table(rep)
+    row = next(r for r in table.rows if r.cells[0].text == "MatmulThreadSplit")
+    assert row.cells[2].text.startswith("cannot tell: python_threads=cores, blas_threads=1 "
+                                        "(fastest measured)")
+    assert row.cells[6].text == "—"
+    heat = pages._heat_table(rep.figures()[(split, size)])
+    assert [r.cells[0].text for r in heat.rows if "☆" in r.cells[-1].text] == [
+        "python_threads=cores, blas_threads=1"]
 
 
 def test_hostile_values_are_shown_invalid_not_a_traceback(tmp_path, capsys):
@@ -304,9 +353,68 @@ def test_openblas_builds_are_a_view_of_their_own(tmp_path):
     assert all(not g.env.openblas_build for g in rep.grids)
     dot = rep.figures(axis=True)[("bench_dot.DotBlasThreads.time_dot", "1e5 (cache)")]
     assert [g.env.openblas for g in dot] == ["0.3.27", "0.3.31"]
-    assert all(len(a.winners) == 2 for a in report.advice(rep))
+    assert all(len(a.named) == 2 for a in report.advice(rep))
     pages.machine_page(rep, tmp_path / "page")
     text = (tmp_path / "page" / "index.html").read_text()
     assert text.count("Across OpenBLAS builds (numpy 2.4.6)") == len(rep.specs)
     assert "numpy 2.4.6 + OpenBLAS 0.3.27.44.6 (OpenBLAS 0.3.27)" in text
     assert (tmp_path / "page" / "openblas-01.png").stat().st_size > 1000
+
+
+def test_the_committed_advice_keeps_its_promises(repo_root):
+    """Issue 16 on the committed results: every advice row names one cell,
+    the same in its heat map (★ or ☆) as in the table; a recommendation is
+    never slower than the fastest measured cell beyond the margin it states,
+    and no margin exceeds 25%; the grids are judged on the runs pooled."""
+    from npthreads import pages, results
+    results_dir = repo_root / "results"
+    (machine,) = results.machines(results_dir)
+    rep = report.build(results_dir, machine)
+    table, sentences = pages._advice_table(rep)
+    rows = report.advice(rep)
+    assert rows and len(table.rows) == len(rows) == len(sentences)
+    env = rep.advice_env()
+    assert env.numpy == "pinned" and not env.openblas_build
+    figures = rep.figures()
+    for a, row, sentence in zip(rows, table.rows, sentences):
+        g = a.grid
+        assert g.chosen and g.fastest and g.time(g.fastest) == min(
+            g.time(k) for k in g.cells if g.time(k) is not None)
+        if g.decided:
+            margin = g.decision.margin
+            assert 1.0 <= margin <= choice.MARGIN
+            assert g.time(g.chosen) <= g.fastest_time * margin * (1 + 1e-9)
+            assert row.cells[2].text == g.config(g.chosen)
+            assert "cannot tell" not in sentence and " use " in sentence
+        else:
+            assert row.cells[2].text.startswith(f"cannot tell: {g.config(g.fastest)}")
+            assert g.chosen == g.fastest and "more runs would settle it" in sentence
+        # never the old wording: a tie of +429% "within noise"
+        assert "tie" not in sentence and "within noise" not in sentence
+        for percent in re.findall(r"within \+(\d+)%", sentence):
+            assert int(percent) <= 25
+        heat = pages._heat_table(figures[(g.benchmark, g.size)])
+        column = [i for i, head in enumerate(heat.head) if head.startswith(env.label + " (")]
+        (i,) = column
+        starred = [r.cells[0].text for r in heat.rows if "★" in r.cells[i].text
+                   or "☆" in r.cells[i].text]
+        assert starred == [g.config(g.chosen)]
+        assert ("★" if g.decided else "☆") in next(r.cells[i].text for r in heat.rows
+                                                    if r.cells[0].text == starred[0])
+    # five full runs: the grids with enough runs for every cell speak pooled
+    pooled = [a for a in rows if a.grid.pooled]
+    assert len(pooled) >= len(rows) - 3
+    assert all(a.grid.basis.startswith("pooled over ") for a in pooled)
+
+
+def test_advice_by_run_judges_each_run_on_the_runs_up_to_it(repo_root):
+    """``npthreads reproducibility``'s advice: one text per run, each from
+    the runs not newer than it (the oldest full run alone pools nothing)."""
+    from npthreads import evidence, results
+    results_dir = repo_root / "results"
+    (machine,) = results.machines(results_dir)
+    runs = evidence.method_runs(results.load(results_dir, machine))[:3]
+    by_run = report.advice_by_run(results_dir, machine, runs)
+    assert by_run and all(len(v) == len(runs) for v in by_run.values())
+    oldest = report.build(results_dir, machine, runs[-1])
+    assert all(g.runs == 3 for g in oldest.grids if g.pooled)

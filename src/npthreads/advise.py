@@ -8,28 +8,34 @@ default}, plus the two things a user would otherwise write, a serial loop and
 the naive ``ThreadPool()`` with the BLAS untouched. ``--from-results`` reads
 the latest asv results instead (through ``npthreads.results``).
 
-Choice rule (``recommend``): among grid cells the fastest does not beat
-beyond the noise (``npthreads.evidence.judge``, the rule ``compare`` and the
-report use: beyond 5% with the runs separated by a rank test), i.e. not
-measurably slower, take the one with the fewest threads in total (Python x
-BLAS), then
-one that leaves the BLAS at its default: it leaves cores to the rest of the
-program and is the least exposed to oversubscription. "Python threads x BLAS
-threads" is the nominal count: OpenBLAS may serialise concurrent calls.
+Choice rule (``recommend``): ``npthreads.choice``, the rule the report's
+grids use too. The fastest measured cell is the lowest point estimate; a
+cell is clearly slower when even the low end of its ratio to it lies above
+5%; if every other cell is within 25% of it at the high end, the advice
+recommends the one with the fewest threads (Python x BLAS, then the BLAS
+left at its default) and states that margin; otherwise it cannot tell, and
+names the fastest measured cell and its contenders. The ratios come from the
+results' full runs pooled (``--from-results``, 3 or more runs), else from
+the rounds measured. "Python threads x BLAS threads" is the nominal count:
+OpenBLAS may serialise concurrent calls.
+
+Measured now, the configurations race (``measure``): after a first few
+rounds of every cell, only the cells not clearly slower than the fastest
+get more rounds, until the rule decides or the time budget runs out.
+
 Oversubscription risk compares every cell running more threads than usable
 cores with the best cell that does not: low when none is slower beyond the
 tie margin, high when one is 1.5x slower or worse, moderate between.
 """
 
 import dataclasses
-import importlib.metadata
 import json
 import math
 import sys
 import time
 from dataclasses import dataclass, field
 
-from . import UsageError, asvrun, cost, evidence, machine, stats
+from . import UsageError, asvrun, choice, cost, evidence, machine, stats
 from .scenarios import SPECS
 from .units import format_seconds
 
@@ -46,9 +52,11 @@ WORKLOADS = {
 USES_BLAS = {"matmul", "dot"}
 PYTHON_THREADS = ("1", "cores", "2xcores")
 BLAS_THREADS = ("1", "cores", "default")
-TIE = evidence.FACTOR - 1
+TIE = choice.TIE
 HIGH_PENALTY = 1.5
-DEFAULT_REPS = 7
+# Rounds at most per configuration: only the contenders get past MIN_ROUNDS
+# (the race), and the budget stops them first on a slow workload.
+DEFAULT_REPS = 20
 DEFAULT_BUDGET = 45.0  # seconds: "under a minute" with start-up and a slow round
 MIN_ROUNDS = 3
 
@@ -83,6 +91,18 @@ class Cell:
     # Set on the pooled cells of a workload that never calls the BLAS, so
     # its label says the BLAS setting does not matter.
     blas_irrelevant: bool = False
+    # From results: the row key (``results.row_key``) the pooled runs know
+    # the cell by; measured now: None (the cell is known by its labels).
+    key: tuple | None = None
+    # Measured now: the round after which the race dropped the cell as
+    # clearly slower than the fastest (it is no candidate any more); None:
+    # in the race to the end.
+    dropped_after: int | None = None
+
+    @property
+    def ident(self):
+        """How the evidence names the cell."""
+        return self.key or (self.kind, self.python, self.blas)
 
     def to_json(self):
         """The dict ``--json`` prints: the keys, in the order, the cells had
@@ -98,6 +118,8 @@ class Cell:
         out["runs"] = list(self.runs)
         if self.blas_irrelevant:
             out["blas_irrelevant"] = True
+        if self.dropped_after is not None:
+            out["dropped_after"] = self.dropped_after
         return out
 
 
@@ -134,17 +156,27 @@ class Oversubscribed(_ByKey):
 
 
 @dataclass
+class Contender(_ByKey):
+    """A cell the fastest measured cannot be told from."""
+    config: str
+    seconds: float                # its time, on the evidence the choice used
+    ratio: float                  # over the fastest measured
+
+
+@dataclass
 class Recommendation(_ByKey):
     """What ``recommend`` advises; ``to_json`` is the ``--json`` output's
-    "recommendation" (same keys, same order)."""
-    best: str                     # label of the recommended cell
+    "recommendation" (the keys before issue 16 in their order, then the new
+    ones)."""
+    best: str                     # label of the cell the advice names: the recommendation,
+                                  # or (``decided`` false) the fastest measured
     python: str                   # its grid labels, e.g. "cores" and "default"
     blas: str
     python_threads: int           # what they came to on the machine
     blas_threads: int
-    seconds: float                # its median
-    tie_margin: float             # relative difference the gains call within the noise
-    fastest: str                  # label of the fastest cell (may differ from best: a tie)
+    seconds: float                # its time (pooled runs: this run's fastest x pooled ratio)
+    tie_margin: float             # a cell is clearly slower only beyond this (0.05)
+    fastest: str                  # label of the fastest measured cell
     speedup_over_naive: float | None    # None: no naive ThreadPool() was measured
     speedup_over_serial: float | None   # None: no serial loop was measured
     naive_threads: int | None     # the threads the naive ThreadPool() runs, as counted
@@ -153,6 +185,20 @@ class Recommendation(_ByKey):
     oversubscribed: list          # [Oversubscribed], in the order of the cells
     worst_penalty: float | None   # the largest of their penalties; None: none
     risk: str                     # "low", "moderate" or "high"
+    decided: bool = True          # False: the evidence cannot tell the fastest from others
+    margin: float | None = None   # decided: ``best`` is within this ratio (<= 1.25) of ``fastest``
+    contenders: list = field(default_factory=list)   # [Contender], fastest first
+    evidence: str = ""            # "pooled over 5 runs", "6 rounds" or "asv's medians"
+    settle: str | None = None     # not decided: what would settle it
+    # The time the advice quotes for every measured cell, on the evidence it
+    # used (pooled: this run's fastest x each cell's pooled ratio; the
+    # cells' "median" stays this run's own): [{kind, python, blas, seconds}]
+    times: list = field(default_factory=list)
+
+    def time_of(self, cell):
+        """The quoted time of a ``Cell`` (its median if it was not judged)."""
+        return next((t["seconds"] for t in self.times if (t["kind"], t["python"], t["blas"])
+                     == (cell.kind, cell.python, cell.blas)), cell.median)
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -219,20 +265,26 @@ def grid_configs():
     return configs
 
 
-def measure(workload, size, tasks, reps, budget=None):
-    """Time every configuration ``reps`` times after one warm-up, round by
-    round (each round visits every configuration, starting one further on),
-    so drift on a shared machine spreads over all cells.
+def measure(workload, size, tasks, reps, budget=None, uses_blas=True, say=None):
+    """Time the configurations after one warm-up, round by round (each round
+    visits every configuration still in the race, starting one further on,
+    so drift on a shared machine spreads over all cells), and race them.
 
-    ``budget`` (seconds) keeps the command under its promised time on a busy
-    machine: after MIN_ROUNDS rounds, a round that would end past the budget
-    is not started. Returns the cells and facts, with the rounds run."""
+    The first ``MIN_ROUNDS`` rounds (``reps`` if fewer) time every
+    configuration. From then on a round times only the contenders: the
+    cells the rule (``decide``, on the rounds so far) does not find clearly
+    slower than the fastest, and it stops as soon as the rule decides
+    (every contender within its 25% margin, or none left), after ``reps``
+    rounds, or when the next round would end past ``budget`` seconds.
+    ``say`` gets one line of progress per round. Returns the cells and facts."""
     from .executors import executor_from_label
     from .threadcontrol import BlasLimitRefused, BlasThreads, current_blas_threads
+    say = say or (lambda text: None)
     cores = machine.usable_cores()
     default_blas = current_blas_threads()
     configs = grid_configs()
     executors, batches = {}, {}
+    first = min(reps, MIN_ROUNDS)
     try:
         for c in configs:
             if c.executor not in executors:
@@ -241,14 +293,27 @@ def measure(workload, size, tasks, reps, budget=None):
             c.blas_threads = (default_blas if c.blas == "default"
                               else machine.resolve_threads(c.blas, cores))
             c.runs, c.reason = [], None
-        started_all, rounds = time.perf_counter(), 0
+        started_all, rounds, last_round, active = time.perf_counter(), 0, 0.0, configs
+        budget_reached = False
         for rep in range(reps + 1):
             spent = time.perf_counter() - started_all
-            if (budget and rounds >= MIN_ROUNDS
-                    and spent + spent / (rep or 1) > budget):
+            if rep > first:
+                active, decided = _contenders(configs, uses_blas)
+                for c in configs:
+                    if c.kind == "grid" and c.dropped_after is None and c.runs \
+                            and not any(c is a for a in active) and not decided:
+                        c.dropped_after = rounds
+                if decided:
+                    say(f"[advise] decided after {rounds} rounds ({spent:.1f} s)")
+                    break
+            if budget and rounds >= MIN_ROUNDS and spent + last_round > budget:
+                budget_reached = True
+                say(f"[advise] time budget reached ({budget:g} s) after {rounds} rounds: "
+                    f"{len(active)} configurations still open")
                 break
-            shift = rep % len(configs)
-            for c in configs[shift:] + configs[:shift]:
+            shift = rep % len(active)
+            round_started = time.perf_counter()
+            for c in active[shift:] + active[:shift]:
                 if c.reason:
                     continue
                 try:
@@ -269,13 +334,38 @@ def measure(workload, size, tasks, reps, budget=None):
                     limit.restore()
                 if rep:  # round 0 is the warm-up
                     c.runs.append(elapsed)
+            last_round = time.perf_counter() - round_started
             rounds = rep
+            if rep:
+                say(f"[advise] round {rep}: {len(active)} configurations timed "
+                    f"({time.perf_counter() - started_all:.1f} s)")
     finally:
         for pool in executors.values():
             pool.close()
     for c in configs:
         _summarise(c)
-    return configs, {"cores": cores, "default_blas_threads": default_blas, "rounds": rounds}
+    return configs, {"cores": cores, "default_blas_threads": default_blas, "rounds": rounds,
+                     "budget_reached": budget_reached}
+
+
+def _contenders(configs, uses_blas):
+    """(the configurations still in the race, whether the rule has decided)
+    on the rounds so far. A workload that never calls the BLAS is judged on
+    its Python threads (``_pool_blas_columns``): a Python thread count in
+    the race keeps every BLAS column of it."""
+    measured = [c for c in configs if c.runs]
+    for c in measured:
+        _summarise(c)
+    try:
+        decision, by_ident, _, _ = decide(measured, uses_blas)
+    except UsageError:
+        return [c for c in configs if not c.reason], False
+    if decision.decided:
+        return [], True
+    kept = {decision.best, *decision.contenders}
+    pythons = {by_ident[k].python for k in kept}
+    return [c for c in configs if c.kind == "grid" and not c.reason and c.dropped_after is None
+            and ((c.ident in kept) if uses_blas else c.python in pythons)], False
 
 
 def _summarise(cell):
@@ -309,56 +399,93 @@ def _pool_blas_columns(cells):
     return pooled + rest
 
 
-def recommend(cells, cores, uses_blas=True):
-    """The ``Recommendation`` from measured cells (see the module docstring):
-    ``Cell``s, or dicts of their fields."""
-    def threads(c):
-        return c.python_threads * (c.blas_threads if uses_blas else 1)
+def _threads(cell, uses_blas):
+    return cell.python_threads * (cell.blas_threads if uses_blas else 1)
 
+
+def decide(cells, uses_blas=True, pooled=None, noise=None):
+    """The rule (``choice.choose``) over the candidate cells: a measured
+    serial loop and every grid cell. -> (Choice, candidates by ident, level)
+    where ``level(cell)`` is the time the advice quotes for a cell.
+
+    ``pooled`` (``choice.PooledEvidence``) judges on the results' full runs
+    pooled, when it has enough runs for every candidate; else the cells'
+    rounds are the evidence (``noise``: the results' noise model; without
+    it, measured now, the rounds' own spread)."""
     cells = [as_cell(c) for c in cells]
     if not uses_blas:
         cells = _pool_blas_columns(cells)
-
-    # A measured serial loop is a candidate too: one Python thread, BLAS default.
-    grid = [c for c in cells if c.kind in ("grid", "serial") and c.median]
+    # A cell the race dropped stays out: it was clearly slower than the
+    # fastest when it left, on the rule's own terms (a race's eliminations
+    # are final, or its last few rounds would decide what the first did).
+    grid = [c for c in cells if c.kind in ("grid", "serial") and c.median
+            and c.dropped_after is None]
     if not grid:
         raise UsageError("no grid cell was measured; nothing to recommend")
-    fastest = min(grid, key=lambda c: c.median)
-    tie = TIE
-    close = [c for c in grid if c is fastest or _tied(fastest, c)]
-    # Fewest threads; then the BLAS left at its default (nothing to set).
-    best = min(close, key=lambda c: (threads(c), c.blas != "default", c.median))
-    refs = {("serial" if c.serial_reference else c.kind): c for c in cells
-            if (c.kind in ("serial", "naive") or c.serial_reference) and c.median}
-    within = [c for c in grid if threads(c) <= cores]
-    best_within = min(within, key=lambda c: c.median) if within else fastest
-    over = [Oversubscribed(label(c), threads(c), c.median / best_within.median)
-            for c in cells if c.median and threads(c) > cores]
+    known = [c for c in cells if c.median]
+    run = choice.RunEvidence({c.ident: list(c.runs) for c in known},
+                             {c.ident: c.median for c in known}, noise)
+    reference = min(grid, key=lambda c: run.level(c.ident)).ident
+    use = pooled
+    if use is not None and not all(use.interval(reference, c.ident) for c in grid):
+        use = None            # a cell with too few runs: judge on this run alone
+    ev = use or run
+    options = [choice.Option(c.ident, use.interval(reference, c.ident).ratio if use
+                             else run.level(c.ident), _threads(c, uses_blas),
+                             blas_default=c.blas == "default", order=(i,))
+               for i, c in enumerate(grid)]
+    decision = choice.choose(options, ev.interval)
+    anchor = run.level(decision.best)
+
+    def level(cell):
+        interval = decision.intervals.get(cell.ident) or ev.interval(decision.best, cell.ident)
+        if interval is not None and anchor:
+            return anchor * interval.ratio
+        here, best = run.level(cell.ident), run.level(decision.best)
+        return anchor * here / best if here and best and anchor else cell.median
+
+    basis = (f"pooled over {min(use.runs(decision.best, c.ident) for c in grid)} runs" if use
+             else f"{max(len(c.runs) for c in grid)} rounds" if any(c.runs for c in grid)
+             else "asv's medians")
+    return decision, {c.ident: c for c in known}, level, basis
+
+
+def recommend(cells, cores, uses_blas=True, pooled=None, noise=None,
+              settle=choice.SETTLE_ROUNDS):
+    """The ``Recommendation`` from measured cells (see the module docstring):
+    ``Cell``s, or dicts of their fields."""
+    cells = [as_cell(c) for c in cells]
+    decision, by_ident, level, basis = decide(cells, uses_blas, pooled, noise)
+    named, fastest = by_ident[decision.named], by_ident[decision.best]
+    candidates = [c for c in by_ident.values() if c.kind in ("grid", "serial")]
+    refs = {("serial" if c.serial_reference else c.kind): c for c in by_ident.values()
+            if c.kind in ("serial", "naive") or c.serial_reference}
+    within = [c for c in candidates if _threads(c, uses_blas) <= cores]
+    best_within = min(within, key=level) if within else fastest
+    over = [Oversubscribed(label(c), _threads(c, uses_blas), level(c) / level(best_within))
+            for c in by_ident.values() if _threads(c, uses_blas) > cores]
     worst = max((o.penalty for o in over), default=None)
-    if worst is None or worst <= 1 + tie:
+    if worst is None or worst <= 1 + TIE:
         risk = "low"
     else:
         risk = "high" if worst >= HIGH_PENALTY else "moderate"
     naive, serial = refs.get("naive"), refs.get("serial")
+    seconds = level(named)
+    contenders = [Contender(label(by_ident[k]), level(by_ident[k]), decision.ratio(k))
+                  for k in decision.contenders]
     return Recommendation(
-        best=label(best), python=best.python, blas=best.blas,
-        python_threads=best.python_threads, blas_threads=best.blas_threads,
-        seconds=best.median, tie_margin=tie, fastest=label(fastest),
-        speedup_over_naive=naive.median / best.median if naive else None,
-        speedup_over_serial=serial.median / best.median if serial else None,
-        naive_threads=threads(naive) if naive else None,
+        best=label(named), python=named.python, blas=named.blas,
+        python_threads=named.python_threads, blas_threads=named.blas_threads,
+        seconds=seconds, tie_margin=TIE, fastest=label(fastest),
+        speedup_over_naive=level(naive) / seconds if naive else None,
+        speedup_over_serial=level(serial) / seconds if serial else None,
+        naive_threads=_threads(naive, uses_blas) if naive else None,
         cores=cores, uses_blas=uses_blas, oversubscribed=over,
-        worst_penalty=worst, risk=risk)
-
-
-def _tied(fastest, cell):
-    """Whether ``fastest`` fails to beat ``cell`` beyond the noise: the
-    evidence rule of ``compare`` and the report, on the cells' runs (from
-    results: their asv rounds)."""
-    if not fastest.runs or not cell.runs:
-        return cell.median <= fastest.median * (1 + TIE)
-    j = evidence.judge(fastest.runs, cell.runs, None, 1 + TIE)
-    return not (j.direction > 0 and j.separated)
+        worst_penalty=worst, risk=risk, decided=decision.decided, margin=decision.margin,
+        contenders=contenders, evidence=basis,
+        settle=None if decision.decided else settle,
+        times=[{"kind": c.kind, "python": c.python, "blas": c.blas, "seconds": level(c)}
+               for c in cells if c.median])
 
 
 def label(cell):
@@ -415,29 +542,51 @@ def _leading_number(size_label):
         return None
 
 
-def from_results(workload, results_dir, size=None):
-    """[(size label, cells, facts)] from the newest results of one machine
-    and environment: this machine's if it has any, and the environment with
-    the installed numpy if there is one, else the newest."""
-    from . import asvrun, results
+def default_env(measurements):
+    """The environment a user runs: the pin-following one (numpy "pinned"),
+    else the newest numpy of the matrix; never one of the OpenBLAS axis
+    (a build swapped into a numpy, issue 10), which no user installs. None
+    if there is no such environment."""
+    from .report import version_key
+    envs = {m.env_name: m.numpy for m in measurements if not m.openblas_build}
+    pinned = sorted(e for e, numpy in envs.items() if numpy == "pinned")
+    if pinned:
+        return pinned[0]
+    return max(envs, key=lambda e: (version_key(envs[e]), e), default=None)
+
+
+def from_results(workload, results_dir, size=None, env=None):
+    """[(size label, cells, facts, judge)] from the newest results of one
+    machine and environment: this machine's if it has any (else the one
+    with the newest results), and the environment ``env`` names
+    (``compare.select_env``: numpy==X, openblas==B, a name) or else
+    ``default_env``. ``judge`` holds the evidence ``recommend`` takes: the
+    machine's full runs pooled up to the environment's newest run, and that
+    run's noise model."""
+    from . import compare, report, results
     found = results.machines(results_dir)
     if not found:
         raise UsageError(f"{results_dir}: no machine has results")
-    measurements = results.latest_per_environment(results.load(results_dir))
+    everything = results.load(results_dir)
     name = asvrun.machine_name()
     if name not in found:
-        name = max(found, key=lambda k: max((m.date for m in measurements if m.machine == k),
+        name = max(found, key=lambda k: max((m.date for m in everything if m.machine == k),
                                             default=0))
-    mine = [m for m in measurements if m.machine == name]
-    try:
-        installed = importlib.metadata.version("numpy")
-    except importlib.metadata.PackageNotFoundError:
-        installed = None
-    envs = {m.env_name: m for m in mine}
-    matching = [e for e, m in envs.items() if m.numpy == installed]
-    if not envs:
+    everything = [m for m in everything if m.machine == name]
+    mine = results.latest_per_environment(everything)
+    if not mine:
         raise UsageError(f"{results_dir}: no results for machine {name!r}")
-    env = (sorted(matching) or [max(envs, key=lambda e: (envs[e].date, e))])[-1]
+    if env:
+        labels = {}
+        for m in mine:
+            labels.setdefault(m.env_name, compare.env_label(m))
+        env = compare.select_env(labels, env)
+    else:
+        env = default_env(mine)
+        if env is None:
+            raise UsageError(f"{results_dir}: machine {name!r} has only OpenBLAS-axis "
+                             "environments; choose one with --env openblas==B")
+    first = next(m for m in mine if m.env_name == env)
     cores = int(found[name].get("num_cpu") or machine.usable_cores())
     default_blas = next((m.value for m in mine if m.env_name == env and m.status == "ok"
                          and m.benchmark.endswith("track_blas_default_threads")), None)
@@ -462,7 +611,7 @@ def from_results(workload, results_dir, size=None):
             q75=m.q75 if m.q75 is not None else m.value,
             # The round is the unit (issue 8): a cell's runs are its asv
             # rounds' medians, as in compare and the report.
-            runs=evidence.rounds_of(m)))
+            runs=evidence.rounds_of(m), key=m.key))
         if blocks[size_label][-1].runs:
             _summarise(blocks[size_label][-1])
         # else: asv ran without --record-samples; its median and quartiles stand
@@ -470,9 +619,18 @@ def from_results(workload, results_dir, size=None):
         wanted = f" at size {size:g}" if size is not None else ""
         raise UsageError(f"{results_dir}: no {workload} results{wanted} for machine {name!r}, "
                          f"environment {env}")
-    facts = {"machine": name, "env_name": env, "numpy": envs[env].numpy, "cores": cores,
-             "default_blas_threads": default_blas}
-    return [(size_label, cells, facts) for size_label, cells in blocks.items()]
+    pooled = (None if first.openblas_build else
+              report.PooledRuns(_history(everything), everything).evidence(env, first.commit))
+    judge = {"pooled": pooled, "noise": evidence.noise_of(everything, [first.commit])}
+    facts = {"machine": name, "env_name": env, "numpy": first.numpy, "cores": cores,
+             "default_blas_threads": default_blas, "openblas_build": first.openblas_build,
+             "commit": first.commit}
+    return [(size_label, cells, facts, judge) for size_label, cells in blocks.items()]
+
+
+def _history(measurements):
+    from . import pooled
+    return pooled.history_of(measurements)
 
 
 # -- output ------------------------------------------------------------------
@@ -494,35 +652,45 @@ def format_advice(title, cells, advice):
         cell = grid.get((p, b))
         if cell is None:
             return "-"
-        return format_seconds(cell.median) if cell.median else "refused" if cell.reason else "-"
+        if not cell.median:
+            return "refused" if cell.reason else "-"
+        return format_seconds(advice.time_of(cell))
 
     rows = [["Python \\ BLAS threads"] + [head(b, "blas") for b in blases]]
     rows += [[head(p, "python")] + [text(p, b) for b in blases] for p in pythons]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [title, ""] + ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip()
                            for r in rows]
-    refs = [f"{label(c)} {format_seconds(c.median)}" for c in cells
+    refs = [f"{label(c)} {format_seconds(advice.time_of(c))}" for c in cells
             if (c.kind in ("serial", "naive") or c.serial_reference) and c.median]
     if refs:
         lines.append("references: " + "; ".join(refs))
+    if advice.evidence.startswith("pooled"):
+        lines.append(f"(times: this run's time of the fastest, {advice.fastest}, times each "
+                     f"configuration's ratio to it {advice.evidence})")
     lines += [f"refused: {label(c)}: {c.reason}" for c in cells if c.reason]
     a = advice
     how = ("" if a.blas == "default" else
            f" (threadpoolctl.threadpool_limits({a.blas_threads}, user_api='blas'))")
-    lines += ["", f"recommendation: {a.best}{how} -> {format_seconds(a.seconds)}"
-                  + (f"; the fastest, {a.fastest}, does not beat it beyond the noise"
-                     if a.fastest != a.best else "")]
-    def gain(speedup, what):
-        noise = " (within the noise)" if abs(speedup - 1) <= a.tie_margin else ""
-        return f"{speedup:.2f}x over {what}{noise}"
-
-    gains = []
-    if a.speedup_over_naive:
-        gains.append(gain(a.speedup_over_naive, "the naive ThreadPool() with default BLAS"))
-    if a.speedup_over_serial:
-        gains.append(gain(a.speedup_over_serial, "the serial loop"))
-    if gains:
-        lines.append("  expected speed-up: " + ", ".join(gains))
+    if a.decided:
+        close = ("the fastest measured" if a.fastest == a.best else
+                 f"within +{max(0.0, a.margin - 1):.0%} of the fastest measured, {a.fastest}")
+        lines += ["", f"recommendation: {a.best}{how} -> {format_seconds(a.seconds)}; "
+                      f"{close} ({a.evidence})"]
+        gains = []
+        if a.speedup_over_naive:
+            gains.append(f"{a.speedup_over_naive:.2f}x over the naive ThreadPool() with "
+                         "default BLAS")
+        if a.speedup_over_serial:
+            gains.append(f"{a.speedup_over_serial:.2f}x over the serial loop")
+        if gains:
+            lines.append("  expected speed-up: " + ", ".join(gains))
+    else:
+        others = " or ".join(f"{o.config} ({format_seconds(o.seconds)}, {o.ratio:.2f}x)"
+                             for o in a.contenders[:3])
+        more = f" and {len(a.contenders) - 3} more" if len(a.contenders) > 3 else ""
+        lines += ["", f"cannot tell: {a.best} ({format_seconds(a.seconds)}, fastest measured) "
+                      f"from {others}{more} ({a.evidence}); {a.settle}"]
     if not a.uses_blas:
         lines.append("  (this workload never calls the BLAS: its threads sit idle, so only "
                      "Python threads count below)")
@@ -554,13 +722,18 @@ def add_arguments(parser):
     parser.add_argument("--tasks", type=int, default=None,
                         help="independent tasks for matmul/fill (default 16)")
     parser.add_argument("--reps", type=int, default=DEFAULT_REPS,
-                        help=f"timed runs per configuration (default {DEFAULT_REPS})")
+                        help=f"most timed rounds per configuration; past the first "
+                             f"{MIN_ROUNDS} only the contenders get more (default {DEFAULT_REPS})")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
-                        help=f"stop adding runs (after {MIN_ROUNDS}) past this many seconds "
+                        help=f"stop adding rounds (after {MIN_ROUNDS}) past this many seconds "
                              f"(default {DEFAULT_BUDGET:g}; 0: no limit)")
     parser.add_argument("--from-results", nargs="?", const="", default=None, metavar="DIR",
                         help="read the latest asv results (default: the repository's "
                              "results directory) instead of measuring")
+    parser.add_argument("--env", metavar="SELECTOR",
+                        help="with --from-results: the environment, numpy==X (pinned: the "
+                             "pin-following one), openblas==B or a name (default: the "
+                             "pin-following one, else the newest numpy)")
     parser.add_argument("--json", action="store_true", help="print the advice as JSON")
 
 
@@ -577,6 +750,8 @@ def _check_args(args):
         raise UsageError(f"--reps {args.reps} must be at least 1")
     if not math.isfinite(args.budget) or args.budget < 0:
         raise UsageError(f"--budget {args.budget:g} must be a number of seconds, 0 or more")
+    if args.env and args.from_results is None:
+        raise UsageError("--env applies to --from-results")
     size = parse_size(args.size) if args.size is not None else None
     return size, default_size, args.tasks or default_tasks
 
@@ -588,11 +763,14 @@ def run(args):
     blocks = []
     if args.from_results is not None:
         results_dir = asvrun.results_dir(args.from_results)
-        for size_label, cells, facts in from_results(args.workload, results_dir, size):
+        for size_label, cells, facts, judge in from_results(args.workload, results_dir, size,
+                                                            args.env):
+            build = f" + OpenBLAS {facts['openblas_build']}" if facts["openblas_build"] else ""
             title = (f"advice from {results_dir}: {args.workload} {size_label}; machine "
                      f"{facts['machine']}, {facts['cores']} cores; environment "
-                     f"{facts['env_name']} (numpy {facts['numpy']})")
-            blocks.append((title, cells, recommend(cells, facts["cores"], uses_blas), facts))
+                     f"{facts['env_name']} (numpy {facts['numpy']}{build})")
+            blocks.append((title, cells, recommend(cells, facts["cores"], uses_blas,
+                                                   settle=choice.SETTLE_RUNS, **judge), facts))
     else:
         size = size if size is not None else default_size
         what = describe(args.workload, size, tasks)
@@ -600,19 +778,24 @@ def run(args):
         if reason:
             raise UsageError(reason)
         configs = grid_configs()
-        print(f"[advise] {what}: timing {len(configs)} configurations x {args.reps} runs "
-              "(+1 warm-up)", file=sys.stderr, flush=True)
-        cells, facts = measure(args.workload, size, tasks, args.reps, args.budget)
+        print(f"[advise] {what}: timing {len(configs)} configurations, "
+              f"{min(args.reps, MIN_ROUNDS)} rounds each (+1 warm-up), then only the contenders, up to {args.reps} rounds"
+              + (f" or {args.budget:g} s" if args.budget else ""), file=sys.stderr, flush=True)
+        cells, facts = measure(args.workload, size, tasks, args.reps, args.budget, uses_blas,
+                               say=lambda text: print(text, file=sys.stderr, flush=True))
         from .threadcontrol import numpy_blas
         import numpy
         blas = numpy_blas() or {}
         facts.update(numpy=numpy.__version__, blas=blas.get("internal_api"),
                      blas_version=blas.get("version"))
+        stopped = facts["rounds"] < args.reps
         title = (f"advice for {what}; {facts['cores']} usable cores; numpy {facts['numpy']}, "
                  f"{facts['blas']} {facts['blas_version']} (default "
-                 f"{facts['default_blas_threads']} BLAS threads); median of {facts['rounds']} runs"
-                 + (f" (time budget {args.budget:g} s reached)" if facts["rounds"] < args.reps
-                    else ""))
+                 f"{facts['default_blas_threads']} BLAS threads); median of up to "
+                 f"{facts['rounds']} runs"
+                 + (" (time budget {:g} s reached)".format(args.budget)
+                    if stopped and facts.get("budget_reached") else
+                    " (the race decided)" if stopped else ""))
         blocks.append((title, cells, recommend(cells, facts["cores"], uses_blas), facts))
     wall = time.perf_counter() - started
     if args.json:

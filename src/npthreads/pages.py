@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import jinja2
 
-from . import plots, report, results
+from . import plots, pooled, report, results
 from .units import format_duration
 
 # Autoescape for every template, whatever its file name; StrictUndefined so a
@@ -153,38 +153,53 @@ def _size_label(size):
 
 # -- sections ----------------------------------------------------------------
 
-def _runner_up_text(grid):
-    second = grid.runner_up()
-    if second is None:
+def _advice_cell(grid):
+    """The advice table's recommendation cell: the configuration, or which
+    cells the evidence cannot tell apart."""
+    if not grid.chosen:
+        return "nothing measured"
+    if grid.decided:
+        return grid.config(grid.chosen)
+    others = grid.contenders()
+    named = ", ".join(f"{grid.config(k)} ({report.speedup_text(grid.ratio(k))})"
+                      for k in others[:2])
+    more = f" and {len(others) - 2} more" if len(others) > 2 else ""
+    return f"cannot tell: {grid.config(grid.fastest)} (fastest measured) or {named}{more}"
+
+
+def _rate_text(rate):
+    if rate is None:
         return "—"
-    config, slower, tied = second
-    others = len(grid.ties) - 1
-    if tied:
-        return f"tie: {config} (+{slower:.0%}, within noise; {others} tied in all)"
-    return f"{config} (+{slower:.0%}, beyond noise)"
+    text = f"{rate.rate:.3g} {rate.unit}"
+    return f"{text}, {rate.share_text}" if rate.share is not None else text
+
+
+def _serial_text(grid, speedup):
+    if grid.serial_time is None and grid.serial_disturbed:
+        return f"— (serial baseline not used: {grid.serial_disturbed})"
+    return report.speedup_text(speedup)
 
 
 def _advice_table(rep):
-    rows = []
+    rows, sentences = [], []
     for a in report.advice(rep):
         g = a.grid
-        rate = report.achieved(g)
-        over_naive = g.speedup(g.fastest, g.naive_time) if g.fastest else None
-        over_serial = g.speedup(g.fastest, g.serial_time) if g.fastest else None
+        sentences.append(a.sentence())
+        rate = report.achieved(g, g.chosen)
+        over_naive = g.speedup(g.chosen, g.naive_time) if g.chosen else None
+        over_serial = g.speedup(g.chosen, g.serial_time) if g.chosen else None
         rows.append(_row(
-            g.scenario, g.size or "—",
-            g.config(g.fastest) if g.fastest else "nothing measured",
-            _numeric(format_duration(g.fastest_time)),
+            g.scenario, g.size or "—", _advice_cell(g),
+            _numeric(format_duration(g.chosen_time)),
             _numeric(report.speedup_text(over_naive)),
-            _numeric(report.speedup_text(over_serial) if not g.serial_disturbed
-                     else f"— (serial baseline not used: {g.serial_disturbed})"),
-            _numeric(f"{rate.rate:.3g} {rate.unit}" if rate else "—"),
-            _numeric(rate.share_text if rate else "—"),
-            _runner_up_text(g), a.winners_text()))
-    head = ["scenario", "size", "fastest configuration (ties: fewest threads)", "time",
-            "vs naive", "vs serial",
-            "achieved", "share of its limit", "runner-up", "same winner on every numpy?"]
-    return Table(head, rows)
+            _numeric(_serial_text(g, over_serial)),
+            _numeric(g.decision.margin_text() if g.decision else "—"),
+            g.basis,
+            _numeric(_rate_text(rate)),
+            a.winners_text()))
+    head = ["scenario", "size", "recommendation", "time", "vs naive", "vs serial",
+            "margin", "evidence", "achieved, share of its limit", "same on every numpy?"]
+    return Table(head, rows), sentences
 
 
 def _machine_table(info):
@@ -233,11 +248,11 @@ def _heat_table(grids):
                 cells.append(_numeric("not run" if m is None else m.status))
                 continue
             s = g.speedup(key, g.serial_time)
-            marks = ((" ★" if key == g.fastest else "")
+            marks = ((" " + plots.star_of(g) if key == g.chosen else "")
                      + (" (naive)" if key == g.naive_cell else ""))
-            fastest_somewhere |= key == g.fastest
+            fastest_somewhere |= key == g.chosen
             cells.append(_numeric(
-                f"{format_duration(m.value)} ({report.speedup_text(s)}){marks}"))
+                f"{format_duration(g.time(key))} ({report.speedup_text(s)}){marks}"))
         rows.append(_row(*cells, fastest=fastest_somewhere))
     for which in ("serial", "naive"):
         text = getattr(first, f"{which}_text")
@@ -245,16 +260,18 @@ def _heat_table(grids):
             rows.append(_row(f"{which} baseline: {text}",
                              *(_numeric(format_duration(getattr(g, f"{which}_time")))
                                for g in grids)))
-    head = ["configuration"] + [f"{g.env.label} (OpenBLAS {g.env.openblas or '?'})"
-                                for g in grids]
+    head = ["configuration"] + [f"{g.env.label} (OpenBLAS {g.env.openblas or '?'}"
+                                + (f"; {g.basis})" if g.pooled else ")") for g in grids]
     return Table(head, rows)
 
 
 def _heat_alt(grids):
     g0 = grids[0]
     axes = f"{g0.row_name} x {g0.col_name}" if g0.row_name else g0.col_name
-    best = "; ".join(f"{g.env.label}: fastest {g.config(g.fastest)} at "
-                     f"{format_duration(g.fastest_time)}" for g in grids if g.fastest)
+    best = "; ".join(f"{g.env.label}: " + (
+        f"recommended {g.config(g.chosen)} at {format_duration(g.chosen_time)}" if g.decided
+        else f"cannot tell, fastest measured {g.config(g.fastest)} at "
+             f"{format_duration(g.fastest_time)}") for g in grids if g.chosen)
     return (f"Heat map of {g0.scenario}, {g0.size or 'all sizes'}: time and speed-up over "
             f"serial for each {axes}, one panel per numpy version. {best}.")
 
@@ -269,7 +286,7 @@ def _version_table(grids):
                          _numeric(format_duration(g.naive_time)),
                          _numeric(format_duration(g.serial_time)),
                          _numeric(report.speedup_text(over))))
-    return Table(["numpy", "OpenBLAS", "fastest configuration", "fastest", "naive", "serial",
+    return Table(["numpy", "OpenBLAS", "fastest measured", "fastest", "naive", "serial",
                   "fastest vs naive"], rows)
 
 
@@ -338,12 +355,14 @@ def machine_page(rep, folder):
     folder.mkdir(parents=True, exist_ok=True)
     info = rep.info
     env = rep.advice_env()
+    advice, sentences = _advice_table(rep)
     _render("machine.html", folder / "index.html",
             title=f"Threads report: {rep.machine}", site_root="../../",
             machine=rep.machine, cpu=info.get("cpu", "?"), cores=info.get("num_cpu", "?"),
             memory=_gib(info.get("ram")),
             environments=f"{len(rep.envs)} environment{'' if len(rep.envs) == 1 else 's'}",
-            advice_env=env.label if env else "?", advice=_advice_table(rep),
+            advice_env=env.label if env else "?", advice=advice, sentences=sentences,
+            pooled_runs=max((g.runs for g in rep.grids), default=1), min_runs=pooled.MIN_RUNS,
             machine_facts=_machine_table(info), environment_facts=_environments_table(rep),
             scenarios=_scenarios(rep, folder))
 

@@ -44,11 +44,25 @@ def _wrap(text, width=22):
     return _plain("\n".join(lines))
 
 
+def star_of(grid):
+    """★ marks the recommended cell; ☆ the fastest measured where the
+    evidence cannot tell it from others (``choice``): the heat map and the
+    tables under it mark the cell the advice names, and say which."""
+    return "★" if getattr(grid, "decided", True) else "☆"
+
+
+def _named(grid):
+    """The cell the advice names (``report.Grid.chosen``), the fastest for a
+    grid that was never judged."""
+    return getattr(grid, "chosen", None) or grid.fastest
+
+
 def heatmap(grids, path):
     """One panel per environment: colour is log2 of the speed-up over the
     scenario's serial baseline (blue faster, red slower), each cell gives
-    time and speed-up; a solid box marks the fastest cell, a dashed one the
-    tutorial's naive configuration."""
+    time and speed-up; a solid box and a star mark the cell the advice names
+    (★ recommended, ☆ the fastest measured of cells it cannot tell apart), a
+    dashed one the tutorial's naive configuration."""
     first = grids[0]
     rows, cols = first.row_labels or [""], first.col_labels
     ratios = []
@@ -94,12 +108,12 @@ def heatmap(grids, path):
                     continue
                 s = g.speedup(key, base)
                 dark = abs(values[r][c]) > 0.6 * span
-                star = "★ " if key == g.fastest else ""
-                ax.text(c, r, f"{star}{format_duration(m.value)}\n{s:.2f}x" if s else
-                        format_duration(m.value), ha="center", va="center",
+                star = star_of(g) + " " if key == _named(g) else ""
+                ax.text(c, r, f"{star}{format_duration(g.time(key))}\n{s:.2f}x" if s else
+                        format_duration(g.time(key)), ha="center", va="center",
                         color="white" if dark else "black")
-        if g.fastest:
-            _box(ax, g, rows, cols, g.fastest, "-", 2.5)
+        if _named(g):
+            _box(ax, g, rows, cols, _named(g), "-", 2.5)
         if g.naive_cell:
             _box(ax, g, rows, cols, g.naive_cell, "--", 2.0, inset=0.1)
         ax.set_xticks(range(len(cols)), [_wrap(c, 14) for c in cols])
@@ -110,7 +124,9 @@ def heatmap(grids, path):
         if g.row_name and first_column:
             ax.set_ylabel(_plain(g.row_name))
         blas = f", OpenBLAS {g.env.openblas}" if g.env.openblas else ""
-        ax.set_title(_plain(f"{g.env.label}{blas}"), fontsize=9)
+        runs = getattr(g, "runs", 1)
+        pooled = f" ({runs} runs pooled)" if runs > 1 else ""
+        ax.set_title(_plain(f"{g.env.label}{blas}{pooled}"), fontsize=9)
         ax.tick_params(length=0)
     bar = fig.colorbar(image, ax=fig.axes, shrink=0.9, fraction=0.03)
     ticks = [t for t in range(-int(span), int(span) + 1)]

@@ -15,8 +15,9 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
-from . import blasfacts, cost, evidence, profiles, results
+from . import blasfacts, choice, cost, evidence, pooled, profiles, results
 from .scenarios import SPECS
+from .units import format_duration
 
 
 # work kind -> (profiles grid key, flops(size), bytes(size) or None, unit).
@@ -111,7 +112,15 @@ def version_key(numpy):
 @dataclass
 class Grid:
     """One scenario at one size in one environment: every configuration's
-    measurement, and the fastest, serial and naive ones."""
+    measurement, the fastest, the one the advice names, and the serial and
+    naive references.
+
+    Times (``time``) are the cells' *levels*: the fastest cell's median of
+    round summaries in this run, and every other cell at its ratio to it,
+    pooled over the machine's full runs where every cell has at least
+    ``pooled.MIN_RUNS`` comparable runs, else this run's own. So every
+    figure a page shows for a grid (heat map, table, advice) agrees with the
+    ratios the choice was made on (issue 16)."""
     benchmark: str
     scenario: str
     size: str                     # the params outside the heat map, as text
@@ -121,21 +130,30 @@ class Grid:
     row_labels: list
     col_labels: list
     cells: dict                   # (row, col) -> Measurement
-    fastest: tuple | None = None  # (row, col) of the fastest ok cell
+    fastest: tuple | None = None  # (row, col) of the lowest point estimate
     serial_time: float | None = None
     naive_time: float | None = None
     naive_cell: tuple | None = None   # (row, col) when the naive config is in this grid
+    serial_cell: tuple | None = None  # (row, col) when the serial config is in this grid
     serial_text: str = ""
     naive_text: str = ""
-    # Cells the fastest does not beat beyond the noise (issue 8): the
-    # "fastest" above is the one of them with the fewest threads.
-    ties: list = field(default_factory=list)
-    serial_disturbed: str = ""    # why the serial baseline is not used, if it is not
+    # The cell the advice names (``choice.choose``): the recommended one,
+    # or where the evidence cannot tell, the fastest measured. The heat
+    # map's star and the advice table both show this cell.
+    chosen: tuple | None = None
+    decision: choice.Choice | None = None
+    levels: dict = field(default_factory=dict)    # (row, col) -> seconds, see above
+    runs: int = 1                 # runs behind the levels: > 1 when pooled
+    # why the newest run's serial rounds are unusable on their own, if they are
+    serial_disturbed: str = ""
+    serial_pooled: bool = False   # the serial baseline's figure is pooled over the runs
     size_params: tuple = ()       # ((param, label), ...) outside the heat map
 
     def time(self, key):
         m = self.cells.get(key)
-        return m.value if m is not None and m.status == "ok" else None
+        if m is None or m.status != "ok":
+            return None
+        return self.levels.get(key, m.value) if self.levels else m.value
 
     def config(self, key):
         """A cell's configuration in words, e.g. "python_threads=cores, blas_threads=1"."""
@@ -143,30 +161,78 @@ class Grid:
         parts = [] if self.row_name is None else [f"{self.row_name}={row}"]
         return ", ".join(parts + [f"{self.col_name}={col}"])
 
+    def words(self, key):
+        """The configuration as the advice sentence says it: "1 Python thread
+        with BLAS at cores", "ThreadPool() with chunksize tasks/4"."""
+        row, col = key
+        pairs = ([] if self.row_name is None else [(self.row_name, row)]) + [(self.col_name, col)]
+        said = [w for name, label in pairs if (w := _word(name, label))]
+        if not said:
+            return self.config(key)
+        return said[0] + (" with " + ", ".join(said[1:]) if len(said) > 1 else "")
+
+    @property
+    def pooled(self):
+        return self.runs > 1
+
+    @property
+    def basis(self):
+        """Where the grid's figures come from, in words."""
+        return f"pooled over {self.runs} runs" if self.pooled else "this run"
+
+    @property
+    def decided(self):
+        return bool(self.decision and self.decision.decided)
+
     @property
     def fastest_time(self):
         return self.time(self.fastest) if self.fastest else None
 
-    def runner_up(self):
-        """(config, how much slower than the named fastest, within noise?)
-        of the next cell, or None: another tied cell if there is one (within
-        noise: this machine cannot tell them apart), else the quickest cell
-        the fastest beats beyond the noise."""
-        if not self.fastest:
-            return None
-        others = [k for k in self.ties if k != self.fastest]
-        tied = bool(others)
-        if not tied:
-            others = [k for k in self.cells if self.time(k) is not None and k != self.fastest]
-        if not others:
-            return None
-        second = min(others, key=self.time)
-        return self.config(second), self.time(second) / self.fastest_time - 1.0, tied
+    @property
+    def chosen_time(self):
+        return self.time(self.chosen) if self.chosen else None
+
+    def contenders(self):
+        """[(row, col)] of the cells the fastest cannot be told from, fastest first."""
+        if not self.decision:
+            return []
+        keys = {m.key: k for k, m in self.cells.items()}
+        return [keys[k] for k in self.decision.contenders if k in keys]
+
+    def ratio(self, key):
+        """A cell's time over the fastest cell's (>= 1), on the grid's levels."""
+        time, fastest = self.time(key), self.fastest_time
+        return time / fastest if time and fastest else None
 
     def speedup(self, key, over):
         """``over`` time / this cell's time (>1: the cell is faster)."""
         time = self.time(key)
         return over / time if time and over else None
+
+
+def _word(name, label):
+    """One parameter of a configuration as the advice says it."""
+    label = str(label)
+    if name == "python_threads":
+        if label == "1":
+            return "1 Python thread"
+        if label == "cores":
+            return "a Python thread per core"
+        if label.endswith("xcores"):
+            return f"{label[:-6]} Python threads per core"
+        return f"{label} Python threads"
+    if name == "blas_threads":
+        if label == "default":
+            return "BLAS at its default"
+        return f"BLAS at {label} thread" + ("" if label == "1" else "s") \
+            if label.isdigit() else f"BLAS at {label}"
+    if name == "executor":
+        return "a serial loop" if label == "serial loop" else label
+    if name == "chunksize":
+        return None if label == "default" else f"chunksize {label}"
+    if name == "omp_num_threads":
+        return "OMP_NUM_THREADS unset" if label == "default" else f"OMP_NUM_THREADS={label}"
+    return f"{name}={label}"
 
 
 @dataclass
@@ -252,7 +318,11 @@ def build(results_dir, machine, commit=None):
     """The report of one machine, from its newest result per environment
     (or from one ``commit``'s run). Environments with a swapped OpenBLAS
     build (issue 10) make the OpenBLAS view, next to the numpy axis, with
-    the numpy axis's environment of the same numpy as its anchor."""
+    the numpy axis's environment of the same numpy as its anchor.
+
+    Each grid is judged on the machine's full runs pooled (``pooled``) up
+    to and including the run it shows, where there are enough of them, so a
+    report of an older ``commit`` says what was known then."""
     info = results.machines(results_dir).get(machine, {})
     everything = results.load(results_dir, machine)
     if commit:
@@ -260,20 +330,47 @@ def build(results_dir, machine, commit=None):
     else:
         measured = results.latest_per_environment(everything)
     noise = evidence.noise_of(everything, sorted({m.commit for m in measured}))
+    history = PooledRuns(pooled.history_of(everything), everything)
     swapped = [m for m in measured if m.openblas_build]
     measured = [m for m in measured if not m.openblas_build]
     report = Report(machine=machine, info=info, envs=[], grids=[])
-    report.envs, report.grids = _grids(measured, noise, report.specs)
+    report.envs, report.grids = _grids(measured, noise, report.specs, history)
     if swapped:
         hosts = {m.numpy for m in swapped}
         anchors = [m for m in measured if m.numpy in hosts]
-        report.axis_envs, report.axis_grids = _grids(anchors + swapped, noise, report.specs)
+        report.axis_envs, report.axis_grids = _grids(anchors + swapped, noise, report.specs,
+                                                     history)
     return report
 
 
-def _grids(measured, noise, specs):
+class PooledRuns:
+    """A machine's pooled history, and for each run the runs known by then."""
+
+    def __init__(self, history, measurements):
+        self.history = history
+        self.dates = {}
+        for m in measurements:
+            self.dates[m.commit] = max(self.dates.get(m.commit, 0), m.date, m.started_at)
+
+    def evidence(self, env_name, commit):
+        """``choice.PooledEvidence`` of one environment shown at ``commit``:
+        the full runs not newer than it, the run itself as the reference
+        when it is one. None if fewer than ``pooled.MIN_RUNS`` such runs."""
+        runs = self.history.runs
+        if commit in runs:
+            upto, reference = runs[runs.index(commit):], commit
+        else:
+            when = self.dates.get(commit, 0)
+            upto, reference = [c for c in runs if self.dates.get(c, 0) <= when], None
+        if len(upto) < pooled.MIN_RUNS:
+            return None
+        return choice.PooledEvidence(self.history, env_name, reference, upto)
+
+
+def _grids(measured, noise, specs, history=None):
     """(environments, grids) of a set of measurements, every grid judged
-    against the noise; ``specs`` receives each benchmark's layout."""
+    on the pooled ``history`` where it can be, else against this run's
+    noise; ``specs`` receives each benchmark's layout."""
     across_envs = {}
     for m in measured:
         if m.status == "ok" and m.value:
@@ -290,6 +387,8 @@ def _grids(measured, noise, specs):
     # the OpenBLAS axis in release order, the wheel's own build at its place
     envs.sort(key=lambda e: (version_key(e.numpy), e.facts.get("openblas") or 0,
                              version_key(e.openblas_build or "0"), e.python, e.name))
+    pooled_by_env = {e.name: history.evidence(e.name, e.commit)
+                     if history and not e.openblas_build else None for e in envs}
 
     bench_axes = _scenario_benchmarks(measured)
     param_order = {}
@@ -315,7 +414,8 @@ def _grids(measured, noise, specs):
                 if cells_ms:
                     grid = _grid(benchmark, spec, row_name, col_name, size, env,
                                  cells_ms, by_env[env.name], param_order)
-                    _judge_grid(grid, noise, by_env[env.name], spec, across_envs)
+                    _judge_grid(grid, noise, by_env[env.name], spec, across_envs,
+                                pooled_by_env[env.name])
                     grids.append(grid)
     return envs, grids
 
@@ -353,8 +453,8 @@ def _grid(benchmark, spec, row_name, col_name, size, env, cells_ms, env_ms, para
             params = dict(ref.params)
             cell = (params.get(row_name, "") if row_name else "", params.get(col_name))
             setattr(grid, f"{which}_time", grid.time(cell))
-            if which == "naive" and cell in cells:
-                grid.naive_cell = cell
+            if cell in cells:
+                setattr(grid, f"{which}_cell", cell)
         else:
             found = _find(env_ms, ref.scenario, ref.params, size)
             setattr(grid, f"{which}_time",
@@ -388,51 +488,86 @@ def threads_of(params, cores):
     return total
 
 
-def _judge_grid(grid, noise, env_ms, spec, across_envs):
-    """Ties with the fastest, the named fastest (fewest threads among the
-    ties), and whether the serial baseline can carry a speed-up."""
+def _judge_grid(grid, noise, env_ms, spec, across_envs, pooled_evidence=None):
+    """The grid's choice (``choice.choose``): the fastest cell, the one the
+    advice names, and every figure shown for it (``Grid.levels``, the
+    serial and naive times), from one body of evidence: the runs pooled
+    when every cell of the grid has enough of them, else this run."""
     ok = {k: m for k, m in grid.cells.items() if m.status == "ok" and m.value is not None}
     if not ok:
         return
-    quickest = min(ok, key=lambda k: ok[k].value)
-    best = ok[quickest]
-    best_rounds = evidence.rounds_of(best)
-    ties = []
-    for k, m in ok.items():
-        rounds = evidence.rounds_of(m)
-        resolution = max((r for r in (noise.resolution(best.key, len(best_rounds), len(rounds)),
-                                      noise.resolution(m.key, len(best_rounds), len(rounds)))
-                          if r), default=None)
-        j = evidence.judge(best_rounds, rounds, resolution, evidence.FACTOR)
-        if k == quickest or not (j.direction > 0 and j.separated):
-            ties.append(k)
-    cores = int(grid.env.facts.get("usable_cores") or 1)
-    # Fewest threads; among equal counts the grid's own order (serial loop
-    # before ThreadPool(1), ThreadPool before ThreadPoolExecutor), not the
-    # measured times, which a tie by definition cannot order.
-    def order(k):
-        return (threads_of(ok[k].params.items(), cores),
-                grid.row_labels.index(k[0]) if k[0] in grid.row_labels else 0,
-                grid.col_labels.index(k[1]) if k[1] in grid.col_labels else 0)
+    serial = _reference_measurement(grid, spec, env_ms, "serial")
+    naive = _reference_measurement(grid, spec, env_ms, "naive")
+    refs = [m for m in (serial, naive) if m is not None and m.status == "ok" and m.value]
+    run = choice.RunEvidence({m.key: evidence.rounds_of(m) for m in [*ok.values(), *refs]},
+                             {m.key: m.value for m in [*ok.values(), *refs]}, noise)
+    reference = min(ok.values(), key=lambda m: run.level(m.key)).key
+    found = pooled_evidence
+    if found is not None and not all(found.interval(reference, m.key) for m in ok.values()):
+        found = None          # a cell with too few runs: the whole grid speaks for this run
+    chosen_evidence = found or run
 
-    ties.sort(key=order)
-    grid.ties = ties
-    grid.fastest = ties[0]
-    serial = _serial_measurement(grid, spec, env_ms)
-    if serial is not None and serial.status == "ok":
+    cores = int(grid.env.facts.get("usable_cores") or 1)
+
+    def option(k, m):
+        estimate = (found.interval(reference, m.key).ratio if found else run.level(m.key))
+        # Fewest threads; then the BLAS left at its default; then the
+        # grid's own order (serial loop before ThreadPool(1), ThreadPool
+        # before ThreadPoolExecutor), never the times, which the margin covers.
+        return choice.Option(
+            m.key, estimate, threads_of(m.params.items(), cores),
+            blas_default=all(m.params.get(p, "default") == "default"
+                             for p in ("blas_threads", "omp_num_threads")),
+            order=(grid.row_labels.index(k[0]) if k[0] in grid.row_labels else 0,
+                   grid.col_labels.index(k[1]) if k[1] in grid.col_labels else 0))
+
+    decision = choice.choose([option(k, m) for k, m in ok.items()], chosen_evidence.interval)
+    by_key = {m.key: k for k, m in ok.items()}
+    grid.decision = decision
+    grid.fastest, grid.chosen = by_key[decision.best], by_key[decision.named]
+    # The figures are anchored on this run's time of the fastest cell (the
+    # run the page shows, on the host it ran on: hosts here differed by a
+    # third between sessions), every other cell at its ratio to it.
+    anchor = run.level(decision.best)
+
+    def level(key):
+        """A cell's figure: the fastest cell's level times the cell's ratio
+        to it, on the evidence the choice used; this run's ratio where that
+        evidence has none (a reference measured in too few runs)."""
+        interval = decision.intervals.get(key) or chosen_evidence.interval(decision.best, key)
+        if interval is not None and anchor:
+            return anchor * interval.ratio
+        here, best_here = run.level(key), run.level(decision.best)
+        return anchor * here / best_here if here and best_here and anchor else None
+
+    grid.levels = {k: level(m.key) for k, m in ok.items()}
+    if found:
+        grid.runs = min(found.runs(decision.best, m.key) for m in ok.values())
+    for which, m in (("serial", serial), ("naive", naive)):
+        if getattr(spec, which, None) is None:
+            continue
+        setattr(grid, f"{which}_time", level(m.key) if _among(m, refs) else None)
+    if _among(serial, refs):
         why = evidence.disturbed(evidence.rounds_of(serial))
         typical = statistics.median(across_envs.get(serial.key) or [serial.value])
         if not why and serial.value > evidence.USEFUL * typical:
             why = (f"{serial.value / typical:.1f}x the same cell's median over the run's "
                    "environments")
-        if why:
-            grid.serial_disturbed = why
+        grid.serial_disturbed = why
+        # Pooled, a scattered run is one of several, weighted by its own
+        # spread: the speed-up stands (issue 16). Alone it carries none.
+        grid.serial_pooled = bool(found and found.interval(decision.best, serial.key))
+        if why and not grid.serial_pooled:
             grid.serial_time = None
 
 
-def _serial_measurement(grid, spec, env_ms):
-    """The Measurement behind the serial baseline, where there is one."""
-    ref = spec.serial if spec else None
+def _among(m, measurements):
+    return m is not None and any(m is other for other in measurements)
+
+
+def _reference_measurement(grid, spec, env_ms, which):
+    """The Measurement behind the serial or naive baseline, where there is one."""
+    ref = getattr(spec, which) if spec else None
     if ref is None:
         return None
     if ref.scenario is None:
@@ -520,47 +655,111 @@ def achieved(grid, key=None):
 @dataclass
 class Advice:
     grid: Grid                    # the advice environment's grid
-    winners: dict                 # numpy label -> set of configs tied for fastest there
+    named: dict                   # numpy label -> (config the advice names there, decided?)
 
     @property
     def same_everywhere(self):
-        """One configuration is among the fastest (ties counted) everywhere."""
-        sets = list(self.winners.values())
-        return bool(sets) and bool(set.intersection(*sets))
+        """Every environment recommends one and the same configuration."""
+        values = list(self.named.values())
+        return bool(values) and all(d for _, d in values) and len({c for c, _ in values}) == 1
+
+    def agreeing(self):
+        """(environments recommending this grid's recommendation, environments,
+        environments that cannot tell)."""
+        mine = named_config(self.grid)
+        values = list(self.named.values())
+        same = sum(1 for c, d in values if d and self.grid.decided and c == mine)
+        return same, len(values), sum(1 for _, d in values if not d)
 
     def winners_text(self):
-        if len(self.winners) < 2:
+        """The table's "same on every numpy?" cell."""
+        if len(self.named) < 2:
             return "only one version measured"
         if self.same_everywhere:
-            return "yes (ties counted)"
-        distinct = {min(s) for s in self.winners.values()}
-        return f"no: {len(distinct)} different in {len(self.winners)} versions"
+            return "yes"
+        same, total, unsure = self.agreeing()
+        if unsure == total:
+            return f"cannot tell in all {total} versions"
+        if self.grid.decided:
+            return f"no: {same} of {total} versions" + (
+                f", cannot tell in {unsure}" if unsure else "")
+        recs = sorted({c for c, d in self.named.values() if d})
+        return (f"no: cannot tell in {unsure} of {total} versions; "
+                + (f"{total - unsure} recommend {recs[0]}" if len(recs) == 1
+                   else f"{len(recs)} different recommendations in the others"))
+
+    def everywhere_text(self):
+        """How the sentence ends: "on every numpy", "on 6 of 8 numpy versions"."""
+        if len(self.named) < 2:
+            return "one numpy measured"
+        if self.same_everywhere:
+            return "on every numpy"
+        same, total, _ = self.agreeing()
+        return f"on {same} of {total} numpy versions"
+
+    def sentence(self):
+        """The advice in one sentence (issue 16): what to use and what it gains,
+        or which cells the evidence cannot tell apart and what would settle it."""
+        g = self.grid
+        what = f"{g.scenario} {g.size}".strip() if g.size else g.scenario
+        if not g.chosen:
+            return f"{what}: nothing measured."
+        if g.decided:
+            gains = [f"{speedup_text(s)} over {name}" for s, name, cell in (
+                (g.speedup(g.chosen, g.serial_time), "serial", g.serial_cell),
+                (g.speedup(g.chosen, g.naive_time),
+                 "the naive " + ("pool" if "Pool" in g.naive_text else "setting"),
+                 g.naive_cell))
+                if s and cell != g.chosen]
+            if g.chosen == g.fastest:
+                close = "the fastest measured"
+            else:
+                close = (f"within {g.decision.margin_text()} of the fastest measured, "
+                         f"{g.words(g.fastest)}")
+            return (f"{what}: use {g.words(g.chosen)} ({format_duration(g.chosen_time)})"
+                    + (": " + ", ".join(gains) if gains else "")
+                    + f"; {close} ({g.basis}); {self.everywhere_text()}.")
+        others = g.contenders()
+        named = [f"{g.words(k)} ({format_duration(g.time(k))}, {speedup_text(g.ratio(k))})"
+                 for k in others[:2]]
+        more = f" and {len(others) - 2} more" if len(others) > 2 else ""
+        return (f"{what}: cannot tell {g.words(g.fastest)} ({format_duration(g.fastest_time)}, "
+                f"fastest measured) from " + " or ".join(named) + more
+                + f", {g.basis}; {choice.SETTLE_RUNS}.")
+
+
+def named_config(grid):
+    """The configuration a grid's advice names, as ``config`` says it."""
+    return grid.config(grid.chosen) if grid.chosen else "nothing measured"
 
 
 def advice(report):
     """One row per scenario and size, for the advice environment, with the
-    configurations tied for fastest in every environment for comparison."""
+    configuration each environment's advice names, for comparison."""
     env = report.advice_env()
     rows = []
     for (benchmark, size), grids in report.figures().items():
         mine = [g for g in grids if g.env is env]
         if not mine:
             continue
-        winners = {g.env.label: {g.config(k) for k in (g.ties or [g.fastest])}
-                   for g in grids if g.fastest}
-        rows.append(Advice(mine[0], winners))
+        named = {g.env.label: (named_config(g), g.decided) for g in grids if g.chosen}
+        rows.append(Advice(mine[0], named))
     return rows
 
 
 def advice_by_run(results_dir, machine, commits):
-    """(scenario, size) -> the recommended configuration in each run's advice
-    environment: what ``npthreads reproducibility`` checks for stability."""
+    """(scenario, size) -> the configuration each run's advice names in its
+    advice environment (the recommendation, or "cannot tell: ..." with the
+    fastest measured), each run judged on the runs up to and including it:
+    what ``npthreads reproducibility`` checks for stability."""
     out = {}
     for commit in commits:
         for a in advice(build(results_dir, machine, commit)):
             g = a.grid
-            out.setdefault((g.scenario, g.size or "-"), []).append(
-                g.config(g.fastest) if g.fastest else "nothing measured")
+            text = named_config(g)
+            if g.chosen and not g.decided:
+                text = f"cannot tell (fastest measured: {text})"
+            out.setdefault((g.scenario, g.size or "-"), []).append(text)
     return {k: v for k, v in out.items() if len(v) == len(commits)}
 
 
