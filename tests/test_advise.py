@@ -303,19 +303,28 @@ def test_the_rule_never_recommends_beyond_its_margin():
         if not c.decided:
             undecided += 1
             assert c.margin is None and c.margin_text() == "—" and c.contenders
-            # something not clearly slower could not be bounded within 25%
-            assert any(c.intervals[k].high > choice.MARGIN for k in [best, *c.contenders])
+            # no cell still open could be bounded within 25% of every other
+            open_ = [o for o in options if o.key in (best, *c.contenders)]
+            assert all((choice.margin_of(o.key, open_, c.intervals, best, interval) or 9)
+                       > choice.MARGIN for o in open_)
             continue
         decided += 1
         assert 1.0 <= c.margin <= choice.MARGIN
         # no measured alternative is faster than the recommendation beyond the margin
         assert all(level[c.named] <= level[k] * c.margin * (1 + 1e-9) for k in level)
-        # the recommendation is not clearly slower, and has the fewest threads of those
-        # that are not
+        # the recommendation is not clearly slower, and has the fewest threads of the
+        # cells still open whose margin fits
         assert not choice.clearly_slower(c.intervals[c.named])
-        fewest = min(o.threads for o in options
-                     if o.key == best or not choice.clearly_slower(c.intervals[o.key]))
+        open_ = [o for o in options
+                 if o.key == best or not choice.clearly_slower(c.intervals[o.key])]
+        fewest = min(o.threads for o in open_
+                     if choice.margin_of(o.key, open_, c.intervals, best, interval) is not None
+                     and choice.margin_of(o.key, open_, c.intervals, best, interval)
+                     <= choice.MARGIN)
         assert next(o for o in options if o.key == c.named).threads == fewest
+        # and no open cell is faster than it beyond the margin, by its interval
+        assert all(interval(o.key, c.named).high <= c.margin * (1 + 1e-9)
+                   for o in open_ if o.key != c.named)
     assert decided > 300 and undecided > 300
 
 
