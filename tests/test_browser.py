@@ -12,8 +12,12 @@ playwright's own browser download is never used.
 import contextlib
 import functools
 import http.server
+import json
 import os
 import threading
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -286,6 +290,46 @@ def test_the_committed_advice_fits_a_laptop_screen(browser, committed_site):
         rows = visit.page.locator("#advice table tbody tr").all_inner_texts()
         assert len(sentences) == len(rows) >= 16
         assert all("tie" not in s and "within noise" not in s for s in sentences)
+        assert visit.problems == []
+    finally:
+        visit.close()
+
+
+# -- the Regressions tab: only the steps the sessions support (npthreads.regressions) --
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def fetch(url):
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read()
+
+
+def test_regressions_tab_lists_the_kept_entries(browser, committed_site):
+    entries = json.loads(fetch(committed_site + "regressions.json"))["regressions"]
+    # asv's schema: [name, graph, params, index, last, best, [[rev1, rev2, v1, v2]]]
+    for name, graph, params, idx, last, best, jumps in entries:
+        assert name.startswith("bench_") and graph.startswith("graphs/")
+        assert isinstance(params, dict) and (idx is None or isinstance(idx, int))
+        assert last >= best > 0 and jumps and all(len(j) == 4 for j in jumps)
+        json.loads(fetch(committed_site + urllib.parse.quote(graph)))  # its graph exists
+    # asv's 5% rule lists hundreds here (host changes, rates read as times)
+    assert len(entries) < 50, [e[0] for e in entries]
+    feed = ET.fromstring(fetch(committed_site + "regressions.xml"))
+    assert len(feed.findall(f"{ATOM}entry")) == sum(len(e[6]) for e in entries)
+
+    # factor 1: every entry shown, not only those 5% worse than their best
+    visit = Visit(browser, f"{committed_site}#view=regressions&factor=1",
+                  ready="Threads x BLAS reports")
+    try:
+        visit.page.get_by_text(f"{len(entries)} total", exact=True).wait_for(timeout=15_000)
+        visit.page.wait_for_load_state("networkidle")
+        visit.shot("committed-regressions")
+        rows = visit.page.locator("table.compare-table tbody tr")
+        assert rows.count() == len(entries)
+        if entries:
+            shown = rows.locator("td:first-child .mono").all_inner_texts()
+            assert sorted(shown) == sorted(e[0] for e in entries)
         assert visit.problems == []
     finally:
         visit.close()
