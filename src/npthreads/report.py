@@ -748,17 +748,18 @@ def advice(report):
 
 
 def advice_by_run(results_dir, machine, commits):
-    """(scenario, size) -> the configuration each run's advice names in its
-    advice environment (the recommendation, or "cannot tell: ..." with the
-    fastest measured), each run judged on the runs up to and including it:
-    what ``npthreads reproducibility`` checks for stability."""
+    """(scenario, size) -> what each run's advice says in its advice
+    environment: the recommended configuration, or "cannot tell" (which of
+    the cells it cannot separate measured fastest is, by definition, not
+    advice), each run judged on the runs up to and including it: what
+    ``npthreads reproducibility`` checks for stability."""
     out = {}
     for commit in commits:
         for a in advice(build(results_dir, machine, commit)):
             g = a.grid
             text = named_config(g)
             if g.chosen and not g.decided:
-                text = f"cannot tell (fastest measured: {text})"
+                text = "cannot tell"
             out.setdefault((g.scenario, g.size or "-"), []).append(text)
     return {k: v for k, v in out.items() if len(v) == len(commits)}
 

@@ -15,7 +15,7 @@ prints:
 - the same pairs pooled over the runs (``npthreads.pooled``): rows flagged,
   how many of the rows flagged in any single run the pooled verdict carries,
   the pooled A/A, and the smallest change each scenario resolves pooled;
-- the advice (fastest configuration or the tie it falls back to) per
+- the advice (the recommended configuration, or "cannot tell") per
   scenario, size and numpy, and in how many runs it is the same.
 
 A measurement of the machine and the method, not a test: it exits 0 unless
@@ -214,7 +214,7 @@ def report(runs_rows, runs_noise, commits, advice, pooled_section=()):
     if advice:
         lines.append("")
         same = sum(1 for per_run in advice.values() if len(set(per_run)) == 1)
-        lines.append(f"advice: the same recommendation (or the same tie) in all runs for "
+        lines.append(f"advice: the same recommendation (or "cannot tell") in all runs for "
                      f"{same} of {len(advice)} rows ({same / len(advice):.0%})")
         for key, per_run in sorted(advice.items()):
             if len(set(per_run)) > 1:
