@@ -214,7 +214,7 @@ def report(runs_rows, runs_noise, commits, advice, pooled_section=()):
     if advice:
         lines.append("")
         same = sum(1 for per_run in advice.values() if len(set(per_run)) == 1)
-        lines.append(f"advice: the same recommendation (or "cannot tell") in all runs for "
+        lines.append(f"advice: the same recommendation (or 'cannot tell') in all runs for "
                      f"{same} of {len(advice)} rows ({same / len(advice):.0%})")
         for key, per_run in sorted(advice.items()):
             if len(set(per_run)) > 1:
