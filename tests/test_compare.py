@@ -612,10 +612,13 @@ def test_end_to_end_slowdown_commit_is_flagged_and_noop_is_not(tmp_path, monkeyp
               if r["verdict"] == "slower"]
     assert slow_code == 1, slow_err[-2000:]
     assert slower == [("bench_ufunc.ExpInParts.time_exp", "serial loop")]
-    # the slower row was re-measured (racing confirms what it gates on)
+    # the slower row was re-measured (racing confirms what it gates on): a
+    # first slower verdict confirmed, or an open one raced until it was
+    # slower (the injected 10%: 1.098x after 12 rounds a side)
     assert "[confirm] re-measuring" in slow_err and "6 rounds a side a batch" in slow_err
     row = slow["rows"][0]
-    assert row["confirmed"] == "confirmed" and slow["confirmed"] is True
+    assert slow["confirmed"] is True
+    assert row["confirmed"] == "confirmed" or row["confirmed"].startswith("raced:")
     assert row["rounds_from"] == row["rounds_to"] and row["rounds_from"] >= E2E_ROUNDS + 6
 
 
