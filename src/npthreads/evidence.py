@@ -259,10 +259,10 @@ class Judgement:
     share_changed: bool = False  # bimodal: the share of slow rounds differs
 
 
-def _one_test(rounds_a, rounds_b, resolution, factor):
+def _one_test(rounds_a, rounds_b, resolution, factor, alpha=ROUND_ALPHA):
     ratio = estimate(rounds_a, rounds_b)
     threshold = max(factor, resolution or factor)
-    if not stats.can_decide(len(rounds_a), len(rounds_b), ROUND_ALPHA):
+    if not stats.can_decide(len(rounds_a), len(rounds_b), alpha):
         return Judgement(0, False, ratio, None, resolution, threshold, too_few=True)
     _, p = stats.mann_whitney_u(rounds_a, rounds_b)
     direction = 0
@@ -271,10 +271,10 @@ def _one_test(rounds_a, rounds_b, resolution, factor):
             direction = 1
         elif ratio < 1 / threshold:
             direction = -1
-    return Judgement(direction, p < ROUND_ALPHA, ratio, p, resolution, threshold)
+    return Judgement(direction, p < alpha, ratio, p, resolution, threshold)
 
 
-def judge(rounds_a, rounds_b, resolution, factor):
+def judge(rounds_a, rounds_b, resolution, factor, alpha=ROUND_ALPHA):
     """The verdict's ingredients for one row; ``compare`` names it.
 
     A bimodal row (either side's rounds in two groups, e.g. BLAS threads
@@ -286,7 +286,7 @@ def judge(rounds_a, rounds_b, resolution, factor):
     the fast state altogether is still a change. A different share of slow
     rounds alone is reported (``share_changed``), not gated."""
     split_a, split_b = bimodal_split(rounds_a), bimodal_split(rounds_b)
-    whole = _one_test(rounds_a, rounds_b, resolution, factor)
+    whole = _one_test(rounds_a, rounds_b, resolution, factor, alpha)
     if not (split_a or split_b) or whole.too_few:
         return whole
     fast_a = split_a[0] if split_a else rounds_a
