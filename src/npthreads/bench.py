@@ -132,25 +132,13 @@ def run(args):
 def open_rows(measurements, commit, factor=RACE_FROM):
     """The rows still open at ``commit``: for every adjacent numpy pair and
     the A/A pair, judged as ``npthreads compare`` judges them, the rows whose
-    estimate is beyond ``factor`` but undecided. One row per benchmark and
-    parameter combination, largest change first."""
-    from . import compare
-    from .report import version_key
-    noise = evidence.noise_of(measurements, [commit])
-    envs = {}
-    for m in measurements:
-        if m.commit == commit and not m.openblas_build:
-            envs.setdefault(m.numpy, m.env_name)
-    matrix = sorted((v for v in envs if v != "pinned"), key=version_key)
-    pairs = [(envs[a], envs[b]) for a, b in zip(matrix, matrix[1:])]
-    control = evidence.control_pair(measurements, commit)
-    if control:
-        pairs.append(control)
+    estimate is beyond ``factor`` but undecided (``reproduce.judge_run``'s
+    pairs). One row per benchmark and parameter combination, largest change
+    first."""
+    from . import reproduce
+    by_pair, _ = reproduce.judge_run(measurements, commit, evidence.FACTOR)
     found = {}
-    for env_a, env_b in pairs:
-        rows = compare.compare_sides(compare.Side.of(measurements, env_a, commit),
-                                     compare.Side.of(measurements, env_b, commit),
-                                     evidence.FACTOR, noise)
+    for rows in by_pair.values():
         for r in rows:
             if racing.is_open(r, factor) and (r.key not in found
                                               or racing.size(r) > racing.size(found[r.key])):

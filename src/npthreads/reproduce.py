@@ -44,26 +44,33 @@ def add_arguments(parser):
                         help=f"as for compare (default {compare.DEFAULT_FACTOR})")
 
 
-def judge_run(measurements, commit, factor):
-    """pair label -> rows, for every adjacent numpy pair and both A/A
-    directions at ``commit``; and the run's noise model."""
-    noise = evidence.noise_of(measurements, [commit])
+def pairs_at(measurements, commit):
+    """(numpy label -> environment name, pairs) of the numpy axis at
+    ``commit``: every adjacent numpy pair in release order, then the A/A pair
+    (the pin-following environment and its twin) both ways, if there is one."""
     envs = {}
     for m in measurements:
         if m.commit == commit and not m.openblas_build:   # the numpy axis only
             envs.setdefault(m.numpy, m.env_name)
     matrix = sorted((v for v in envs if v != "pinned"), key=version_key)
-    pairs = [(a, b) for a, b in zip(matrix, matrix[1:])]
+    pairs = list(zip(matrix, matrix[1:]))
     control = evidence.control_pair(measurements, commit)
-    twin = next(v for v, e in envs.items() if e == control[0]) if control else None
+    twin = next((v for v, e in envs.items() if control and e == control[0]), None)
     if twin:
         pairs += [(twin, "pinned"), ("pinned", twin)]
+    return envs, pairs
+
+
+def judge_run(measurements, commit, factor):
+    """pair label -> rows, for every pair of ``pairs_at`` at ``commit``; and
+    the run's noise model."""
+    noise = evidence.noise_of(measurements, [commit])
+    envs, pairs = pairs_at(measurements, commit)
     out = {}
     for a, b in pairs:
         side_a = compare.Side.of(measurements, envs[a], commit)
         side_b = compare.Side.of(measurements, envs[b], commit)
-        rows = compare.compare_sides(side_a, side_b, factor, noise)
-        out[(a, b)] = rows
+        out[(a, b)] = compare.compare_sides(side_a, side_b, factor, noise)
     return out, noise
 
 
@@ -73,27 +80,21 @@ def judge_pooled(measurements, commits, factor):
     pair pools each run's own control (its twin may differ between runs)."""
     history = pooled.history_of(measurements)
     newest = commits[0]
-    envs = {}
-    for m in measurements:
-        if m.commit == newest and not m.openblas_build:
-            envs.setdefault(m.numpy, m.env_name)
-    matrix = sorted((v for v in envs if v != "pinned"), key=version_key)
+    envs, pairs = pairs_at(measurements, newest)
+    controls = {c: p for c, p in history.controls.items() if c in commits}
     out = {}
     keys = history.keys()
-    for a, b in zip(matrix, matrix[1:]):
-        out[(a, b)] = {k: c for k in keys
-                       if (c := history.contrast((envs[a], k), (envs[b], k), newest,
-                                                 commits)).pooled}
-    control = evidence.control_pair(measurements, newest)
-    twin = next((v for v, e in envs.items() if control and e == control[0]), None)
-    if twin:
-        controls = {c: p for c, p in history.controls.items() if c in commits}
-        for first, second in ((0, 1), (1, 0)):
-            label = (twin, "pinned") if first == 0 else ("pinned", twin)
-            out[label] = {k: c for k in keys if (c := history.contrast(
-                {cm: (p[first], k) for cm, p in controls.items()},
-                {cm: (p[second], k) for cm, p in controls.items()},
-                commits=commits)).pooled}
+    for a, b in pairs:
+        if "pinned" not in (a, b):
+            out[(a, b)] = {k: c for k in keys
+                           if (c := history.contrast((envs[a], k), (envs[b], k), newest,
+                                                     commits)).pooled}
+            continue
+        first, second = (0, 1) if b == "pinned" else (1, 0)
+        out[(a, b)] = {k: c for k in keys if (c := history.contrast(
+            {cm: (p[first], k) for cm, p in controls.items()},
+            {cm: (p[second], k) for cm, p in controls.items()},
+            commits=commits)).pooled}
     return out, history
 
 
