@@ -562,7 +562,7 @@ def measure_rows(targets, side_a, side_b, machine, config_path, conf, rounds, ti
     code = asvrun.asv(cmd, asvrun.asv_environ(conf, profiles.active_profile()), root,
                       timeout=timeout, to_stderr=True)
     if code == asvrun.TIMED_OUT:
-        print(f"[confirm] stopped at the time bound: judging the rounds measured so far",
+        print("[confirm] stopped at the time bound: judging the rounds measured so far",
               file=sys.stderr, flush=True)
     return code
 
