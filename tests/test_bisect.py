@@ -190,3 +190,34 @@ def test_a_real_bisect_over_three_openblas_builds():
     assert "1 snapshot(s) in between: 0.3.27.0.1" in proc.stdout
     assert "first OpenBLAS build that shows the change: 0.3.27.0.1 " \
            "(the one before, 0.3.26.0.4, does not), under numpy 2.4.6" in proc.stdout
+
+
+class TwoSteps(SyntheticBench):
+    """Builds from ``first`` on are ``factor`` slower, and builds from
+    ``second`` on another ``second_factor``."""
+
+    def __init__(self, first, factor, second, second_factor):
+        super().__init__(first, factor)
+        self.second, self.second_factor = second, second_factor
+
+    def measure(self, envs, label):
+        got = super().measure(envs, label)
+        for env, m in got.items():
+            if bisect.snapshot(env.build) >= bisect.snapshot(self.second):
+                m.samples = [s * self.second_factor for s in m.samples]
+        return got
+
+
+@pytest.mark.parametrize("second_factor, side", [(1.2, bisect.NEW), (30.0, None)])
+def test_a_middle_build_that_carries_nearly_all_of_the_step_is_placed(second_factor, side):
+    """CI measured 0.3.27.0.1 at 330x the old end and 1.21x off the new end:
+    it is new. A middle that carries only part of the step is not placed."""
+    bench = TwoSteps("0.3.27.0.1", 300.0, "0.3.27.44.6", second_factor)
+    lo, mid, hi = (bisect.Env("2.4.6", "0.3.26.0.4"), bisect.Env("2.4.6", "0.3.27.0.1"),
+                   bisect.Env("2.4.6", "0.3.27.44.6"))
+    bench.measure([lo, hi], "ends")
+    step, _ = bench.differ(lo, hi)
+    got, why = bench.place(mid, lo, hi, step)
+    assert got == side, why
+    assert bisect.step_share(330.0, 1.21) == pytest.approx(0.968, abs=0.01)
+    assert bisect.step_share(None, 2.0) is None
