@@ -636,3 +636,17 @@ def test_numpy_selects_the_wheel_and_openblas_a_swapped_build():
     assert select_env(envs, "openblas==0.3.27.44.6") == "e-2.4.6-swap"
     with pytest.raises(UsageError, match="no environment matches openblas==0.3.30"):
         select_env(envs, "openblas==0.3.30.0.7")
+
+
+def test_the_gil_selects_a_free_threaded_environment():
+    from npthreads import UsageError
+    from npthreads.compare import select_env
+    envs = {"e-2.4.6": "2.4.6", "t-off": "2.4.6+py3.13t+gil-off",
+            "t-on": "2.4.6+py3.13t+gil-on"}
+    assert select_env(envs, "numpy==2.4.6") == "e-2.4.6"
+    assert select_env(envs, "numpy==2.4.6,gil==off") == "t-off"
+    assert select_env(envs, "numpy==2.4.6, gil==1") == "t-on"
+    with pytest.raises(UsageError, match="numpy==2.4.6,gil==on"):
+        select_env(envs, "numpy==2.2.6,gil==on")
+    with pytest.raises(UsageError, match="say on or off"):
+        select_env(envs, "numpy==2.4.6,gil==maybe")

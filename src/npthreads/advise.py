@@ -548,7 +548,7 @@ def default_env(measurements):
     (a build swapped into a numpy, issue 10), which no user installs. None
     if there is no such environment."""
     from .report import version_key
-    envs = {m.env_name: m.numpy for m in measurements if not m.openblas_build}
+    envs = {m.env_name: m.numpy for m in measurements if m.axis == "numpy"}
     pinned = sorted(e for e, numpy in envs.items() if numpy == "pinned")
     if pinned:
         return pinned[0]
@@ -619,7 +619,7 @@ def from_results(workload, results_dir, size=None, env=None):
         wanted = f" at size {size:g}" if size is not None else ""
         raise UsageError(f"{results_dir}: no {workload} results{wanted} for machine {name!r}, "
                          f"environment {env}")
-    pooled = (None if first.openblas_build else
+    pooled = (None if first.axis != "numpy" else
               report.PooledRuns(_history(everything), everything).evidence(env, first.commit))
     judge = {"pooled": pooled, "noise": evidence.noise_of(everything, [first.commit])}
     facts = {"machine": name, "env_name": env, "numpy": first.numpy, "cores": cores,

@@ -196,7 +196,9 @@ def _only_numpy(conf, versions):
 # with the OpenBLAS its wheel vendors, or one numpy with one scipy-openblas64
 # build per OpenBLAS release swapped in (the include entries that set
 # NPTHREADS_OPENBLAS) next to that numpy's own wheel, the anchor.
-AXES = ("numpy", "openblas")
+# or the free-threaded CPython (the include entries whose python ends in "t")
+# with each numpy that has wheels for it, the GIL off and on.
+AXES = ("numpy", "openblas", "freethreaded")
 # The benchmarks the OpenBLAS axis runs (asv -b, one class each): where
 # OpenBLAS decides the answer (BLAS threads, small BLAS calls, the machine's
 # ceilings and each environment's BLAS facts), within a budget the nine
@@ -208,6 +210,11 @@ OPENBLAS_AXIS_BENCHMARKS = ("BlasRuntime", "MachineLimits", "DotBlasThreads",
 def swapped_build(entry):
     """The scipy-openblas64 build an include entry swaps in ("" for none)."""
     return results.openblas_build_of(entry.get("env"))
+
+
+def free_threaded(entry):
+    """Whether an include entry runs a free-threaded CPython ("3.13t")."""
+    return str(entry.get("python", "")).endswith("t")
 
 
 def axis_benchmarks(axis):
@@ -223,9 +230,17 @@ def _only_axis(conf, axis, measured_anchors=()):
     environment of their numpy (the anchor: the same numpy, its own build),
     unless that numpy is in ``measured_anchors`` (see ``measured_anchors``)."""
     includes = conf.get("include", [])
+    threaded = [inc for inc in includes if free_threaded(inc)]
+    includes = [inc for inc in includes if not free_threaded(inc)]
     swapped = [inc for inc in includes if swapped_build(inc)]
     if axis == "numpy":
         conf["include"] = [inc for inc in includes if not swapped_build(inc)]
+        return
+    if axis == "freethreaded":
+        if not threaded:
+            raise UsageError(f"{CONFIG} has no free-threaded environments "
+                             "(include entries whose python ends in 't', e.g. 3.13t)")
+        _include_only(conf, threaded)
         return
     if not swapped:
         raise UsageError(f"{CONFIG} has no OpenBLAS axis "
@@ -242,6 +257,18 @@ def _only_axis(conf, axis, measured_anchors=()):
     # these rules drop the anchor and leave every swapped build.
     conf["exclude"] = [{"req": {"numpy": re.escape(v)}} for v in anchors
                        if v in measured_anchors]
+
+
+def _include_only(conf, entries):
+    """Run ``entries`` and no environment of the matrix itself."""
+    conf["include"] = entries
+    req = conf.setdefault("matrix", {}).setdefault("req", {})
+    matrix = list(req.get("numpy") or [])
+    if matrix:
+        # asv needs a non-empty matrix entry; exclude it again. asv applies
+        # "exclude" to the matrix only, never to "include" entries.
+        req["numpy"] = matrix[:1]
+        conf["exclude"] = [{"req": {"numpy": re.escape(matrix[0])}}]
 
 
 def axis_hosts(conf):
@@ -267,7 +294,7 @@ def measured_anchors(results_dir, machine_name, commit, hosts, coretype=None):
         return set()
     found = {}
     for m in results.load(root, machine_name):
-        if (m.commit == commit and m.numpy in hosts and not m.openblas_build
+        if (m.commit == commit and m.numpy in hosts and m.axis == "numpy"
                 and m.status == "ok"
                 and (m.env_vars.get("OPENBLAS_CORETYPE") or None) == coretype):
             found.setdefault(m.numpy, set()).add(m.scenario)
@@ -305,7 +332,8 @@ def profile_config(root, profile, numpy=None, coretype=None, axis="numpy",
                          "numpy its builds are swapped into")
     conf = load_config(root)
     if (profile == "default" and not numpy and not coretype and axis == "numpy"
-            and not any(swapped_build(inc) for inc in conf.get("include", []))):
+            and not any(swapped_build(inc) or free_threaded(inc)
+                        for inc in conf.get("include", []))):
         return Path(root) / CONFIG
     out = Path(root) / ".asv" / profile
     out.mkdir(parents=True, exist_ok=True)
@@ -318,7 +346,20 @@ def profile_config(root, profile, numpy=None, coretype=None, axis="numpy",
         conf.setdefault("matrix", {}).setdefault("req", {})["numpy"] = QUICK_NUMPY
         conf["include"] = [inc for inc in conf.get("include", [])
                            if inc.get("env", {}).get("NPTHREADS_NUMPY") == "pinned"]
-    if numpy:
+    if profile == "quick" and axis == "freethreaded" and not numpy:
+        # a smoke run: the newest numpy only, the GIL off and on
+        newest = max(((inc.get("req") or {}).get("numpy") for inc in conf["include"]),
+                     key=lambda v: [int(x) for x in re.findall(r"\d+", v)])
+        numpy = [newest]
+    if numpy and axis == "freethreaded":
+        known = sorted({(inc.get("req") or {}).get("numpy") for inc in conf["include"]})
+        unknown = [v for v in numpy if v not in known]
+        if unknown:
+            raise UsageError(f"numpy {', '.join(unknown)} has no free-threaded environment; "
+                             f"choose from {', '.join(known)}")
+        conf["include"] = [inc for inc in conf["include"]
+                           if (inc.get("req") or {}).get("numpy") in numpy]
+    elif numpy:
         _only_numpy(conf, numpy)
     if coretype:
         # A forced kernel is part of each environment (its name, so its own
@@ -327,6 +368,7 @@ def profile_config(root, profile, numpy=None, coretype=None, axis="numpy",
         for entry in [conf.setdefault("matrix", {})] + conf.get("include", []):
             entry.setdefault("env_nobuild", {})["OPENBLAS_CORETYPE"] = coretype
     name = ("asv.openblas.conf.json" if axis == "openblas" else
+            "asv.freethreaded.conf.json" if axis == "freethreaded" else
             "asv.conf.json" if not numpy else "asv.some-numpy.conf.json")
     path = out / (name if not coretype else name.replace(".conf", f".{coretype}.conf"))
     path.write_text(json.dumps(conf, indent=2) + "\n")

@@ -6,12 +6,13 @@ recorded (the comparisons need them), re-measure the rows still open
 (the follow-up phase), publish the site, and say what was produced.
 """
 
+import os
 import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass
 
-from . import UsageError, asvrun, evidence, racing, results
+from . import UsageError, asvrun, evidence, fleet, racing, results
 from .profiles import PROFILES, active_profile
 
 # The follow-up phase (issue 16, item 2): after the interleaved rounds, the
@@ -22,6 +23,7 @@ RACE_FROM = 1.10
 FOLLOW_UP = 150.0
 FOLLOW_UP_ROWS = 12
 FOLLOW_UP_ROUNDS = 4
+FREE_THREADED_ROUNDS = 4
 
 
 def add_arguments(parser):
@@ -39,18 +41,26 @@ def add_arguments(parser):
                         help="numpy: every numpy with its wheel's own OpenBLAS (default); "
                              "openblas: one numpy with each OpenBLAS build of asv.conf.json "
                              "swapped in, plus that numpy's own wheel, running only "
-                             + ", ".join(asvrun.OPENBLAS_AXIS_BENCHMARKS) + " unless -b says")
+                             + ", ".join(asvrun.OPENBLAS_AXIS_BENCHMARKS) + " unless -b says; "
+                             "freethreaded: each numpy with free-threaded wheels on CPython "
+                             "3.13t, PYTHON_GIL=0 and =1 (finds or builds the interpreter)")
     parser.add_argument("--follow-up", type=float, default=FOLLOW_UP, metavar="SECONDS",
                         help="after the full run, re-measure the rows still undecided "
                              f"beyond {RACE_FROM:g}x for at most this long (default "
                              f"{FOLLOW_UP:g}; 0: no follow-up)")
     parser.add_argument("--no-publish", action="store_true", help="skip publishing the site")
+    parser.add_argument("--machine", metavar="NAME",
+                        help="register and record under this name (default: "
+                             "$NPTHREADS_MACHINE, else one from the CPU, cores and memory; "
+                             "`npthreads machine-name` gives a CI runner's)")
 
 
 def run(args):
     profile = args.profile or active_profile()
     root = asvrun.repo_root()
     conf = asvrun.load_config(root)
+    if args.machine:  # checked as NPTHREADS_MACHINE is
+        os.environ[asvrun.MACHINE_ENV] = args.machine
     name = asvrun.machine_name()
     facts = asvrun.register_machine(name)
     print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
@@ -92,6 +102,10 @@ def run(args):
                   "of asv.conf.json, as asv names them now (one history series per "
                   "environment)", flush=True)
     env = asvrun.asv_environ(conf, profile)
+    if args.axis == "freethreaded":
+        from . import freethreaded
+        interpreters = freethreaded.ensure(say=lambda line: print(line, flush=True))
+        env["PATH"] = freethreaded.path_with(interpreters, env["PATH"])
     removed = asvrun.blas_env_removed()
     print("[npthreads] BLAS settings: "
           + (f"removed {', '.join(removed)} from the benchmarks' environment"
@@ -102,12 +116,20 @@ def run(args):
     asvrun.record_session(results_dir, name, commit, profile, removed, forced, args.axis)
     cmd = ["run", f"{commit}^!", "--config", str(config), "--machine", name,
            "--record-samples", "--show-stderr", "--interleave-rounds"]
+    cmd += fleet.launch_method_args()  # spawn where asv has no forkserver (Windows)
     if profile == "quick":
         cmd.append("--quick")
+    elif args.axis == "freethreaded":
+        # Eight environments: four rounds (the rank test's least) keep the
+        # axis near a quarter of an hour; GIL on against off is mostly a
+        # large change.
+        cmd += ["--attribute", f"rounds={FREE_THREADED_ROUNDS}"]
     for pattern in args.bench or asvrun.axis_benchmarks(args.axis):
         cmd += ["--bench", pattern]
-    what = ("the OpenBLAS axis (each build swapped into one numpy, and its own wheel)"
-            if args.axis == "openblas" else "every environment")
+    what = {"openblas": "the OpenBLAS axis (each build swapped into one numpy, and its own "
+                        "wheel)",
+            "freethreaded": "the free-threaded axis (each numpy on CPython 3.13t, the GIL "
+                            "off and on)"}.get(args.axis, "every environment")
     print(f"[npthreads] 1/2 running the suite on {commit[:8]} in {what} "
           "(asv builds each virtualenv on first use)", flush=True)
     started = time.monotonic()

@@ -197,26 +197,71 @@ def choose_machine(results_dir, wanted):
 
 
 def env_label(m):
-    """How ``select_env`` knows an environment: its numpy, and the OpenBLAS
-    build swapped into it if any ("2.4.6+openblas0.3.27.44.6")."""
-    return m.numpy + (f"+openblas{m.openblas_build}" if m.openblas_build else "")
+    """How ``select_env`` knows an environment: its numpy, the OpenBLAS
+    build swapped into it if any, and a free-threaded CPython with its GIL
+    ("2.4.6", "2.4.6+openblas0.3.27.44.6", "2.4.6+py3.13t+gil-off")."""
+    label = m.numpy + (f"+openblas{m.openblas_build}" if m.openblas_build else "")
+    if m.free_threaded:
+        label += f"+py{m.python}+gil-{m.gil}"
+    return label
+
+
+def _label_fields(label):
+    numpy, *rest = label.split("+")
+    fields = {"numpy": numpy, "openblas": "", "python": "", "gil": ""}
+    for part in rest:
+        for key, prefix in (("openblas", "openblas"), ("python", "py"), ("gil", "gil-")):
+            if part.startswith(prefix):
+                fields[key] = part[len(prefix):]
+                break
+    return fields
+
+
+GIL_WORDS = {"0": "off", "off": "off", "1": "on", "on": "on"}
+
+
+def _selector_fields(selector):
+    """{field: value} of ``numpy==X[,gil==off][,python==3.13t]`` or
+    ``openblas==B``; None if ``selector`` is not in that form."""
+    terms = [t for t in selector.replace(" ", "").split(",") if t]
+    fields = {}
+    for term in terms:
+        key, sep, value = term.partition("==")
+        if not sep or key not in ("numpy", "openblas", "python", "gil") or not value:
+            return None
+        if key == "gil":
+            if value.lower() not in GIL_WORDS:
+                raise UsageError(f"gil=={value!r}: say on or off (1 or 0)")
+            value = GIL_WORDS[value.lower()]
+        fields[key] = value
+    return fields or None
+
+
+def _selector_of(label):
+    """The selector that names an environment of ``label``."""
+    fields = _label_fields(label)
+    terms = [f"numpy=={fields['numpy']}"]
+    terms += [f"{k}=={fields[k]}" for k in ("openblas", "gil") if fields[k]]
+    return ",".join(terms)
 
 
 def select_env(envs, selector):
     """The one environment ``selector`` names: ``numpy==X`` (``pinned`` for
-    the pin-following one; the wheel's own OpenBLAS), ``openblas==B`` (the
-    environment with that scipy-openblas64 build swapped in), a full
-    environment name, or a unique part of one. ``envs`` maps environment
-    name -> ``env_label``."""
-    compact = selector.replace(" ", "")
-    if compact.startswith("numpy=="):
-        version = selector.split("==", 1)[1].strip()
-        found = [e for e, numpy in envs.items() if numpy == version]
-        what = f"numpy=={version}"
-    elif compact.startswith("openblas=="):
-        build = selector.split("==", 1)[1].strip()
-        found = [e for e, label in envs.items() if label.endswith(f"+openblas{build}")]
-        what = f"openblas=={build}"
+    the pin-following one; the wheel's own OpenBLAS, a GIL build),
+    ``openblas==B`` (the environment with that scipy-openblas64 build
+    swapped in), ``numpy==X,gil==off`` (or ``on``; the free-threaded
+    CPython, ``python==3.13t`` where there are several), a full environment
+    name, or a unique part of one. ``envs`` maps environment name ->
+    ``env_label``."""
+    wanted = _selector_fields(selector)
+    if wanted is not None:
+        if "openblas" not in wanted and "numpy" in wanted:
+            wanted.setdefault("openblas", "")
+        if "gil" not in wanted and "python" not in wanted:
+            wanted["python"] = ""       # a GIL build, unless asked otherwise
+        found = [e for e, label in envs.items()
+                 if all(_label_fields(label)[k] == v for k, v in wanted.items())]
+        what = ",".join(f"{k}=={v}" for k, v in wanted.items() if v)
     elif selector in envs:
         return selector
     else:
@@ -224,7 +269,7 @@ def select_env(envs, selector):
         what = repr(selector)
     if len(found) == 1:
         return found[0]
-    available = "; ".join(f"numpy=={n} ({e})" for e, n in sorted(envs.items()))
+    available = "; ".join(f"{_selector_of(label)} ({e})" for e, label in sorted(envs.items()))
     if not found:
         raise UsageError(f"no environment matches {what}; available: {available}")
     raise UsageError(f"{what} matches {len(found)} environments, give a full name: "

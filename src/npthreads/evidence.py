@@ -314,7 +314,7 @@ def control_pair(measurements, commit):
     the pin in the commit's pyproject.toml). None if there is no such pair."""
     # environments with a swapped OpenBLAS run the same numpy on purpose
     # (issue 10): they are the OpenBLAS axis, not a control
-    at_commit = [m for m in measurements if m.commit == commit and not m.openblas_build]
+    at_commit = [m for m in measurements if m.commit == commit and m.axis == "numpy"]
     envs = {m.env_name: m.numpy for m in at_commit}
     pinned = [e for e, numpy in envs.items() if numpy == "pinned"]
     if len(pinned) != 1:

@@ -93,6 +93,12 @@ class OpenblasView:
 
 
 @dataclass
+class ThreadedView:
+    """A scenario on free-threaded CPython: the GIL off against on, per numpy."""
+    tables: list                 # SizedTable
+
+
+@dataclass
 class Scenario:
     """One scenario's section of a machine's page."""
     anchor: str
@@ -105,6 +111,7 @@ class Scenario:
     versions: Figure             # across numpy versions
     version_tables: list         # SizedTable
     openblas: OpenblasView | None
+    threaded: ThreadedView | None = None
 
 
 def _numeric(text):
@@ -213,7 +220,7 @@ def _machine_table(info):
 
 def _environments_table(rep):
     rows = []
-    for e in rep.envs + [e for e in rep.axis_envs if e.openblas_build]:
+    for e in rep.envs + [e for e in rep.axis_envs if e.openblas_build] + rep.threaded_envs:
         f = e.facts
         rows.append(_row(
             e.label, e.python, e.blas_fact("blas_library") or "not measured",
@@ -325,8 +332,65 @@ def _scenarios(rep, folder):
             versions=Figure(name, alt),
             version_tables=[SizedTable(_size_label(size), _version_table(grids))
                             for size, grids in sizes],
-            openblas=_openblas_view(rep, benchmark, first.scenario, folder, b_index)))
+            openblas=_openblas_view(rep, benchmark, first.scenario, folder, b_index),
+            threaded=_threaded_view([(size, pairs) for (b, size), pairs
+                                     in report.gil_pairs(rep).items() if b == benchmark])))
     return scenarios
+
+
+def _pick_text(g):
+    """A grid's pick in a table cell: the recommendation (or, undecided,
+    the fastest measured, marked so), its time and its speed-up over serial."""
+    if g is None or not g.chosen:
+        return "not measured"
+    over = g.speedup(g.chosen, g.serial_time)
+    mark = "" if g.decided else " (cannot tell; fastest measured)"
+    return (f"{g.config(g.chosen)}{mark}: {format_duration(g.chosen_time)}, "
+            f"{report.speedup_text(over)} vs serial")
+
+
+def _threaded_view(pairs):
+    """The free-threaded section of one scenario: per size, each numpy's
+    pick with the GIL off and on, what the GIL costs the GIL-off pick, and
+    the serial loop on the three builds."""
+    if not pairs:
+        return None
+    tables = []
+    for size, rows in pairs:
+        table_rows = []
+        for p in rows:
+            serial = [format_duration(g.serial_time) if g and g.serial_time else "—"
+                      for g in (p.off, p.on, p.gil_build)]
+            table_rows.append(_row(
+                f"numpy {p.numpy}", _pick_text(p.off), _pick_text(p.on),
+                _numeric(report.speedup_text(p.on_over_off())), _numeric(" / ".join(serial))))
+        tables.append(SizedTable(_size_label(size), Table(
+            ["numpy", "GIL off: pick", "GIL on: pick", "GIL on / off, GIL-off pick",
+             "serial: GIL off / on / GIL build"], table_rows)))
+    return ThreadedView(tables)
+
+
+def _threaded_sentences(rep):
+    """At a glance, the newest numpy of the free-threaded axis: where a pool
+    of Python threads wins without the GIL, and what the GIL costs there."""
+    sentences = []
+    for (benchmark, size), pairs in report.gil_pairs(rep).items():
+        p = next((p for p in reversed(pairs) if p.off and p.on and p.off.chosen), None)
+        if p is None:
+            continue
+        g = p.off
+        what = f"{g.scenario} {g.size}".strip()
+        pick = g.words(g.chosen) if g.decided else (
+            f"cannot tell (fastest measured: {g.words(g.chosen)})")
+        over = report.speedup_text(g.speedup(g.chosen, g.serial_time))
+        on = p.on
+        on_pick = (on.words(on.chosen) if on.decided else "cannot tell") if on.chosen else "—"
+        cost = p.on_over_off()
+        sentences.append(
+            f"{what}, numpy {p.numpy}: GIL off, {pick} ({over} over serial); GIL on, "
+            f"{on_pick}; the GIL-off pick takes {report.speedup_text(cost)} as long with "
+            f"the GIL on.")
+    return sentences
 
 
 def _openblas_view(rep, benchmark, scenario, folder, b_index):
@@ -363,6 +427,7 @@ def machine_page(rep, folder):
             environments=f"{len(rep.envs)} environment{'' if len(rep.envs) == 1 else 's'}",
             advice_env=env.label if env else "?", advice=advice, sentences=sentences,
             pooled_runs=max((g.runs for g in rep.grids), default=1), min_runs=pooled.MIN_RUNS,
+            threaded=_threaded_sentences(rep),
             machine_facts=_machine_table(info), environment_facts=_environments_table(rep),
             scenarios=_scenarios(rep, folder))
 

@@ -203,8 +203,9 @@ def history_of(measurements):
         if m.commit not in chosen:
             continue
         history.versions.setdefault((m.commit, m.benchmark), m.version)
-        # the OpenBLAS axis swaps builds into one numpy: not this history's
-        if m.openblas_build or m.status != "ok" or not evidence.is_timed(m.benchmark):
+        # the OpenBLAS axis swaps builds into one numpy, the free-threaded
+        # axis runs in sessions of its own: not this history's
+        if m.axis != "numpy" or m.status != "ok" or not evidence.is_timed(m.benchmark):
             continue
         rounds = evidence.rounds_of(m)
         if rounds:

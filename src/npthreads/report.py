@@ -97,9 +97,18 @@ class Env:
         return results.openblas_build_of(self.env_vars)
 
     @property
+    def gil(self):
+        """"on"/"off" on a free-threaded CPython, "" on a GIL build."""
+        if not self.python.endswith("t"):
+            return ""
+        return "on" if self.env_vars.get(results.GIL_VAR) == "1" else "off"
+
+    @property
     def label(self):
         if self.openblas_build:
             return f"numpy {self.numpy} + OpenBLAS {self.openblas_build}"
+        if self.gil:
+            return f"numpy {self.numpy}, CPython {self.python}, GIL {self.gil}"
         return f"numpy {self.numpy}"
 
 
@@ -247,6 +256,10 @@ class Report:
     # and that numpy's own environment of the numpy axis as the anchor.
     axis_envs: list = field(default_factory=list)
     axis_grids: list = field(default_factory=list)
+    # The free-threaded axis: each numpy on CPython 3.13t, the GIL off and
+    # on (PYTHON_GIL=0/1), judged against this run's noise.
+    threaded_envs: list = field(default_factory=list)
+    threaded_grids: list = field(default_factory=list)
 
     def figures(self, axis=False):
         """Grids grouped as the page shows them: (benchmark, size) -> [Grid
@@ -331,8 +344,9 @@ def build(results_dir, machine, commit=None):
         measured = results.latest_per_environment(everything)
     noise = evidence.noise_of(everything, sorted({m.commit for m in measured}))
     history = PooledRuns(pooled.history_of(everything), everything)
-    swapped = [m for m in measured if m.openblas_build]
-    measured = [m for m in measured if not m.openblas_build]
+    swapped = [m for m in measured if m.axis == "openblas"]
+    threaded = [m for m in measured if m.axis == "freethreaded"]
+    measured = [m for m in measured if m.axis == "numpy"]
     report = Report(machine=machine, info=info, envs=[], grids=[])
     report.envs, report.grids = _grids(measured, noise, report.specs, history)
     if swapped:
@@ -340,7 +354,46 @@ def build(results_dir, machine, commit=None):
         anchors = [m for m in measured if m.numpy in hosts]
         report.axis_envs, report.axis_grids = _grids(anchors + swapped, noise, report.specs,
                                                      history)
+    if threaded:
+        report.threaded_envs, report.threaded_grids = _grids(threaded, noise, report.specs)
     return report
+
+
+@dataclass
+class GilPair:
+    """One scenario at one size under one numpy on a free-threaded CPython:
+    its grid with the GIL off and with it on (PYTHON_GIL=1, the same
+    interpreter), and the same numpy on the numpy axis's GIL build."""
+    numpy: str
+    off: Grid | None
+    on: Grid | None
+    gil_build: Grid | None        # the numpy axis (CPython 3.11/3.12), if measured
+
+    def on_over_off(self):
+        """Time with the GIL on over time with it off, for the cell the
+        GIL-off advice names (> 1: the GIL costs that much there)."""
+        if not (self.off and self.on and self.off.chosen):
+            return None
+        off, on = self.off.time(self.off.chosen), self.on.time(self.off.chosen)
+        return on / off if on and off else None
+
+
+def gil_pairs(report):
+    """(benchmark, size) -> [GilPair per numpy, release order] of the
+    free-threaded axis."""
+    out = {}
+    numpy_axis = {(g.benchmark, g.size, g.env.numpy): g for g in report.grids}
+    for g in report.threaded_grids:
+        pairs = out.setdefault((g.benchmark, g.size), {})
+        pair = pairs.setdefault(g.env.numpy, GilPair(g.env.numpy, None, None,
+                                                      numpy_axis.get((g.benchmark, g.size,
+                                                                      g.env.numpy))))
+        if g.env.gil == "on":
+            pair.on = g
+        else:
+            pair.off = g
+    return {key: sorted(pairs.values(), key=lambda p: version_key(p.numpy))
+            for key, pairs in out.items()}
 
 
 class PooledRuns:

@@ -50,7 +50,7 @@ def pairs_at(measurements, commit):
     (the pin-following environment and its twin) both ways, if there is one."""
     envs = {}
     for m in measurements:
-        if m.commit == commit and not m.openblas_build:   # the numpy axis only
+        if m.commit == commit and m.axis == "numpy":
             envs.setdefault(m.numpy, m.env_name)
     matrix = sorted((v for v in envs if v != "pinned"), key=version_key)
     pairs = list(zip(matrix, matrix[1:]))

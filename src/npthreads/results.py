@@ -47,6 +47,18 @@ def openblas_build_of(env_vars):
     return (env_vars or {}).get(OPENBLAS_VAR) or ""
 
 
+# The variable CPython's free-threaded build reads at start-up: "0" the GIL
+# off (the build's default), "1" on.
+GIL_VAR = "PYTHON_GIL"
+
+
+def axis_of(python, env_vars):
+    """"freethreaded", "openblas" or "numpy" (see ``Measurement.axis``)."""
+    if str(python).endswith("t"):
+        return "freethreaded"
+    return "openblas" if openblas_build_of(env_vars) else "numpy"
+
+
 @dataclass
 class Measurement:
     """One benchmark at one parameter combination in one environment."""
@@ -88,6 +100,26 @@ class Measurement:
     @property
     def openblas_build(self):
         return openblas_build_of(self.env_vars)
+
+    @property
+    def free_threaded(self):
+        """Whether this environment ran a free-threaded CPython ("3.13t")."""
+        return self.python.endswith("t")
+
+    @property
+    def gil(self):
+        """"on" or "off" in a free-threaded environment (its PYTHON_GIL),
+        "" elsewhere (a GIL build: always on)."""
+        if not self.free_threaded:
+            return ""
+        return "on" if (self.env_vars or {}).get(GIL_VAR) == "1" else "off"
+
+    @property
+    def axis(self):
+        """Which axis of the matrix this environment belongs to: "numpy"
+        (each numpy with its wheel's OpenBLAS), "openblas" (a build swapped
+        in) or "freethreaded"."""
+        return axis_of(self.python, self.env_vars)
 
     @property
     def spread(self):
