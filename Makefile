@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: bench bench-openblas quick full publish compare test clean
+.PHONY: bench bench-openblas bench-freethreaded quick full publish compare test clean
 
 $(STAMP): requirements/tools.txt pyproject.toml
 	@echo "[make] creating $(VENV) with the pinned tools"
@@ -21,6 +21,11 @@ bench: $(STAMP)
 ## the OpenBLAS axis: numpy 2.4.6 with each OpenBLAS build swapped in, and its own wheel
 bench-openblas: $(STAMP)
 	$(BIN)/npthreads bench --profile default --axis openblas
+
+## the free-threaded axis: numpy 2.1.3-2.4.6 on CPython 3.13t, the GIL off and on;
+## finds python3.13t (PATH, pyenv, the cache) or builds it once (~3 min, Debian/apt)
+bench-freethreaded: $(STAMP)
+	$(BIN)/npthreads bench --profile default --axis freethreaded
 
 ## a smoke run: tiny grid, two environments, results under .asv/quick
 quick: $(STAMP)
