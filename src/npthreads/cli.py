@@ -23,6 +23,11 @@ COMMANDS = {
                "which OpenBLAS build changed a row between two numpys, and does numpy play a part?"),
     "reproducibility": ("npthreads.reproduce",
                         "do the verdicts of several committed runs agree? (A/A included)"),
+    "merge": ("npthreads.fleet",
+              "merge other machines' result folders (e.g. CI artifacts) into results/"),
+    # module:attribute where one module serves two commands
+    "machine-name": ("npthreads.fleet:name_command",
+                     "print the name a CI runner registers under (os, arch, CPU, cores)"),
 }
 
 
@@ -52,7 +57,9 @@ def main(argv=None):
             args = parser.parse_args(argv)  # --help, --version or an error
             parser.print_help()
             return 2
-        module = importlib.import_module(COMMANDS[command][0])
+        module_name, _, attribute = COMMANDS[command][0].partition(":")
+        module = importlib.import_module(module_name)
+        module = getattr(module, attribute) if attribute else module
         module.add_arguments(sub.choices[command])
         args = parser.parse_args(argv)
         return module.run(args) or 0
