@@ -9,6 +9,8 @@ workload may take before it would be OOM-killed instead of skipped.
 import os
 import platform
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 
 from . import UsageError
@@ -68,8 +70,9 @@ def resolve_threads(label, cores=None):
 
 
 def memory_bytes():
-    """(total, available) physical memory in bytes, from /proc/meminfo where
-    it exists (available counts reclaimable cache), else sysconf."""
+    """(total, available) physical memory in bytes: /proc/meminfo on Linux
+    (available counts reclaimable cache), sysctl and vm_stat on macOS,
+    GlobalMemoryStatusEx on Windows, else sysconf."""
     try:
         fields = {}
         with open("/proc/meminfo") as f:
@@ -78,9 +81,79 @@ def memory_bytes():
                 fields[key] = int(value.split()[0]) * 1024
         return fields["MemTotal"], fields.get("MemAvailable", fields["MemFree"])
     except (OSError, KeyError, ValueError):
-        page = os.sysconf("SC_PAGE_SIZE")
-        return (os.sysconf("SC_PHYS_PAGES") * page,
-                os.sysconf("SC_AVPHYS_PAGES") * page)
+        pass
+    if sys.platform == "darwin":
+        found = _darwin_memory()
+        if found:
+            return found
+    if sys.platform == "win32":
+        return _windows_memory()
+    page = os.sysconf("SC_PAGE_SIZE")
+    return (os.sysconf("SC_PHYS_PAGES") * page,
+            os.sysconf("SC_AVPHYS_PAGES") * page)
+
+
+def _run(*cmd):
+    """A command's stdout, or None where it is missing or fails (the OS's
+    own tools: sysctl, vm_stat)."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def sysctl(name):
+    """macOS's ``sysctl -n NAME`` as an int, or None where the name does not
+    exist (Apple silicon has no hw.l3cachesize) or is not a number. One name
+    a call: asked for several, sysctl drops the missing ones' lines."""
+    text = sysctl_text(name)
+    try:
+        return int(text.split()[0]) if text else None
+    except ValueError:
+        return None
+
+
+def sysctl_text(name):
+    """``sysctl -n NAME`` as text, or None."""
+    text = _run("sysctl", "-n", name)
+    return text.strip() if text and text.strip() else None
+
+
+def _darwin_memory():
+    """(total, available) from ``hw.memsize`` and vm_stat's free, inactive,
+    speculative and purgeable pages (what macOS can hand out without
+    swapping), or None."""
+    total = sysctl("hw.memsize")
+    text = _run("vm_stat")
+    if not total or not text:
+        return None
+    page = re.search(r"page size of (\d+) bytes", text)
+    pages = 0
+    for kind in ("free", "inactive", "speculative", "purgeable"):
+        match = re.search(rf"^Pages {kind}:\s+(\d+)", text, re.MULTILINE)
+        pages += int(match.group(1)) if match else 0
+    size = int(page.group(1)) if page else 4096
+    return total, min(total, pages * size)
+
+
+def _windows_memory():
+    """(total, available) from GlobalMemoryStatusEx."""
+    import ctypes
+
+    class MemoryStatus(ctypes.Structure):
+        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
+                    ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
+                    ("ullTotalPageFile", ctypes.c_ulonglong),
+                    ("ullAvailPageFile", ctypes.c_ulonglong),
+                    ("ullTotalVirtual", ctypes.c_ulonglong),
+                    ("ullAvailVirtual", ctypes.c_ulonglong),
+                    ("ullAvailExtendedVirtual", ctypes.c_ulonglong)]
+
+    status = MemoryStatus()
+    status.dwLength = ctypes.sizeof(MemoryStatus)
+    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))
+    return status.ullTotalPhys, status.ullAvailPhys
 
 
 def check_fits(nbytes, what, headroom=0.8):
@@ -114,15 +187,55 @@ def wait_until_fits(nbytes, what, seconds=20.0, headroom=0.8):
 
 
 def cpu_model():
-    """The CPU's model name, as asv's machine.json records it."""
+    """The CPU's model name, as asv's machine.json records it: /proc/cpuinfo
+    on Linux, ``machdep.cpu.brand_string`` on macOS ("Apple M1 (Virtual)";
+    platform.processor() says only "arm"), the registry on Windows."""
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            cpuinfo = f.read()
     except OSError:
-        pass
+        cpuinfo = ""
+    for line in cpuinfo.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    arm = _arm_core(cpuinfo)
+    if arm:
+        return arm
+    if sys.platform == "darwin":
+        brand = sysctl_text("machdep.cpu.brand_string")
+        if brand:
+            return brand
+    if sys.platform == "win32":
+        try:
+            import winreg
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE,
+                                r"HARDWARE\DESCRIPTION\System\CentralProcessor\0") as key:
+                return str(winreg.QueryValueEx(key, "ProcessorNameString")[0]).strip()
+        except OSError:
+            pass
     return platform.processor() or platform.machine()
+
+
+# Arm Linux's /proc/cpuinfo has no model name, only the implementer and part
+# numbers (lscpu's table): the cores of the Arm servers CI runners use.
+_ARM_PARTS = {(0x41, 0xd0c): "Neoverse-N1", (0x41, 0xd40): "Neoverse-V1",
+              (0x41, 0xd49): "Neoverse-N2", (0x41, 0xd4f): "Neoverse-V2",
+              (0x41, 0xd8e): "Neoverse-N3", (0x41, 0xd84): "Neoverse-V3",
+              (0x41, 0xd08): "Cortex-A72", (0x41, 0xd0b): "Cortex-A76",
+              (0xc0, 0xac3): "Ampere-1", (0xc0, 0xac4): "Ampere-1a"}
+
+
+def _arm_core(cpuinfo):
+    """The core an Arm /proc/cpuinfo names by number ("ARM Neoverse-N2", or
+    "ARM implementer 0x41 part 0xd99" for a part not in the table), or None."""
+    implementer = re.search(r"^CPU implementer\s*:\s*(0x[0-9a-fA-F]+)", cpuinfo, re.MULTILINE)
+    part = re.search(r"^CPU part\s*:\s*(0x[0-9a-fA-F]+)", cpuinfo, re.MULTILINE)
+    if not implementer or not part:
+        return None
+    key = (int(implementer.group(1), 16), int(part.group(1), 16))
+    vendor = {0x41: "ARM", 0xc0: "Ampere"}.get(key[0], f"implementer {implementer.group(1)}")
+    name = _ARM_PARTS.get(key)
+    return f"{vendor} {name}" if name else f"{vendor} part {part.group(1)}"
 
 
 def machine_facts():
@@ -164,13 +277,80 @@ def _sysfs_size(text):
     return int(text.rstrip("KMGkmg")) * scale
 
 
-def cache_levels(root=_SYSFS_CPU):
-    """The data and unified cache levels of this machine, smallest first,
-    read from sysfs (Linux). Each distinct ``shared_cpu_list`` counts as one
-    instance: on this 2-vCPU EPYC L2 is 512 KiB per core (two instances), L3
-    32 MiB shared (one). An empty list where sysfs does not say."""
+def cache_levels(root=None):
+    """The data and unified cache levels of this machine, smallest first:
+    from sysfs where it exists (Linux; ``root`` is another sysfs cpu folder,
+    for the tests), from sysctl on macOS (``darwin_cache_levels``); an empty
+    list where neither says (Windows: not read; ``no_cache_reason`` says why
+    a level is missing)."""
+    if os.path.isdir(root or _SYSFS_CPU):
+        return _sysfs_cache_levels(root or _SYSFS_CPU)
+    if root is None and sys.platform == "darwin":
+        return darwin_cache_levels()
+    return []
+
+
+def no_cache_reason(level, root=None):
+    """One line: why ``cache_levels`` has no ``level`` ("L2", "L3") here."""
+    if os.path.isdir(root or _SYSFS_CPU):
+        return f"sysfs ({root or _SYSFS_CPU}) reports no {level} cache on this machine"
+    if root is None and sys.platform == "darwin":
+        return f"macOS's sysctl reports no {level} cache size on this machine"
+    return (f"no {level} cache size: {platform.system() or 'this OS'} has no sysfs and "
+            "its own interface is not read here")
+
+
+def darwin_cache_levels(text=None):
+    """Cache levels from macOS's sysctl. On Apple silicon the performance
+    cores' level (``hw.perflevel0.*``: an L2 shared by each cluster of
+    ``cpusperl2`` cores) and no L3 (the system cache is not reported); on
+    Intel Macs ``hw.l2cachesize`` and ``hw.l3cachesize``, with
+    ``hw.cacheconfig`` saying how many logical CPUs share each level
+    (index 1 = L1, 2 = L2, 3 = L3). A level whose sharing is not reported
+    counts once. ``text`` is ``sysctl_text`` (a fake in the tests)."""
+    text = text or sysctl_text
+
+    def number(name):
+        value = text(name)
+        try:
+            return int(value.split()[0]) if value and value.split() else None
+        except ValueError:
+            return None
+
+    logical = number("hw.logicalcpu") or number("hw.ncpu") or 1
+    try:
+        sharing = [int(v) for v in (text("hw.cacheconfig") or "").split()]
+    except ValueError:
+        sharing = []
+
+    def instances(index, cores=logical, per=None):
+        per = per or (sharing[index] if index < len(sharing) else 0)
+        return max(1, cores // per) if per > 0 else 1
+
+    levels = []
+    l1d = number("hw.perflevel0.l1dcachesize") or number("hw.l1dcachesize")
+    if l1d:
+        private = len(sharing) < 2 or sharing[1] <= 0   # unknown: one per logical CPU
+        levels.append(CacheLevel("L1d", l1d, logical if private else instances(1)))
+    perf_l2 = number("hw.perflevel0.l2cachesize")
+    if perf_l2:
+        cores = (number("hw.perflevel0.logicalcpu") or number("hw.perflevel0.physicalcpu")
+                 or logical)
+        per = number("hw.perflevel0.cpusperl2") or cores
+        levels.append(CacheLevel("L2", perf_l2, instances(2, cores, per)))
+    elif number("hw.l2cachesize"):
+        levels.append(CacheLevel("L2", number("hw.l2cachesize"), instances(2)))
+    if number("hw.l3cachesize"):
+        levels.append(CacheLevel("L3", number("hw.l3cachesize"), instances(3)))
+    return levels
+
+
+def _sysfs_cache_levels(root):
+    """Cache levels from sysfs. Each distinct ``shared_cpu_list`` counts as
+    one instance: on this 2-vCPU EPYC L2 is 512 KiB per core (two
+    instances), L3 32 MiB shared (one)."""
     found = {}
-    for cpu in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+    for cpu in sorted(os.listdir(root)):
         cache_dir = os.path.join(root, cpu, "cache")
         if not re.fullmatch(r"cpu\d+", cpu) or not os.path.isdir(cache_dir):
             continue
