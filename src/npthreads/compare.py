@@ -127,6 +127,9 @@ class Side:
         text = f"numpy {self.numpy}"
         if self.openblas:
             text += f" (OpenBLAS {self.openblas})"
+        first = next(iter(self.measurements.values()), None)
+        if first is not None and first.free_threaded:
+            text += f" on CPython {first.python}, GIL {first.gil}"
         if with_commit:
             text += f" @ {self.commit[:8]}"
         return text
@@ -572,6 +575,12 @@ def _confirm_config(side_a, side_b, results_dir, args):
         raise UsageError(f"--confirm rebuilds environments of the numpy axis only; "
                          f"{swapped[0]} has a swapped OpenBLAS: re-measure it with "
                          "`npthreads bisect` or give --config")
+    threaded = [s.env_name for s in (side_a, side_b)
+                if any(m.free_threaded for m in s.measurements.values())]
+    if threaded and not args.config:
+        raise UsageError(f"--confirm rebuilds environments of the numpy axis only; "
+                         f"{threaded[0]} runs a free-threaded CPython: re-measure it with "
+                         "`npthreads bench --axis freethreaded` or give --config")
     if args.config:
         config_path = Path(args.config).resolve()
         if not config_path.is_file():
