@@ -122,3 +122,28 @@ def test_cache_levels_from_sysfs(tmp_path):
     assert [(c.name, c.size, c.instances, c.total) for c in levels] == [
         ("L1d", 32768, 2, 65536), ("L2", 524288, 2, 2**20), ("L3", 2**25, 1, 2**25)]
     assert machine.cache_levels(str(tmp_path / "absent")) == []
+
+
+def test_a_cgroup_quota_is_read_v1_and_v2_own_or_ancestor(tmp_path):
+    """A container given --cpus=1 sees every CPU: only its cgroup's quota
+    (v2 cpu.max, v1 cpu.cfs_quota_us) says 1; the tightest of its own and
+    its ancestors' counts, and no quota is no limit."""
+    from pathlib import Path
+
+    from npthreads import machine
+    proc = tmp_path / "cgroup"
+    root = tmp_path / "fs"
+    (root / "cpu" / "box" / "job").mkdir(parents=True)
+    (root / "cpu" / "box" / "cpu.cfs_quota_us").write_text("150000\n")
+    (root / "cpu" / "box" / "cpu.cfs_period_us").write_text("100000\n")
+    (root / "cpu" / "box" / "job" / "cpu.cfs_quota_us").write_text("-1\n")
+    (root / "cpu" / "box" / "job" / "cpu.cfs_period_us").write_text("100000\n")
+    proc.write_text("3:cpuset:/\n1:cpu:/box/job\n0::/\n")
+    assert machine._cgroup_cpu_limit(proc, root) == 1
+    (root / "svc").mkdir()
+    (root / "svc" / "cpu.max").write_text("300000 100000\n")
+    proc.write_text("0::/svc\n")
+    assert machine._cgroup_cpu_limit(proc, root) == 3
+    (root / "svc" / "cpu.max").write_text("max 100000\n")
+    assert machine._cgroup_cpu_limit(proc, root) is None
+    assert machine._cgroup_cpu_limit(tmp_path / "absent", Path(tmp_path / "none")) is None

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import UsageError
 
@@ -19,16 +20,48 @@ from . import UsageError
 THREAD_LABELS = ("1", "halfcores", "cores", "2xcores", "4xcores")
 
 
-def _cgroup_cpu_limit():
-    """CPUs allowed by a cgroup v2 quota (containers), or None when unlimited."""
+def _quota_in(directory):
+    """CPUs a cgroup directory's own quota allows (v2 ``cpu.max``, v1
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``), or None."""
     try:
-        with open("/sys/fs/cgroup/cpu.max") as f:
-            quota, period = f.read().split()
+        quota, period = (directory / "cpu.max").read_text().split()
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((directory / "cpu.cfs_quota_us").read_text())
+        period = int((directory / "cpu.cfs_period_us").read_text())
     except (OSError, ValueError):
         return None
-    if quota == "max":
-        return None
-    return max(1, int(int(quota) / int(period)))
+    return None if quota <= 0 or period <= 0 else quota / period
+
+
+def _cgroup_cpu_limit(proc=Path("/proc/self/cgroup"), root=Path("/sys/fs/cgroup")):
+    """CPUs allowed by a cgroup quota on this process, v2 or v1, its own
+    cgroup's or an ancestor's (the tightest), or None when unlimited. A
+    container given ``--cpus=1`` sees every CPU of the host: the quota is
+    the only place the limit shows."""
+    try:
+        lines = proc.read_text().splitlines()
+    except OSError:
+        lines = []
+    found = []
+    for line in lines or ["0::/"]:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        names = controllers.split(",")
+        if controllers == "":
+            bases = [root, root / "unified"]
+        elif "cpu" in names:
+            bases = [root / "cpu", root / controllers]
+        else:
+            continue
+        parts = [p for p in path.strip().split("/") if p]
+        for base in bases:
+            for depth in range(len(parts), -1, -1):
+                quota = _quota_in(base.joinpath(*parts[:depth]))
+                if quota:
+                    found.append(quota)
+    return max(1, int(min(found))) if found else None
 
 
 def usable_cores():
