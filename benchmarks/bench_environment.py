@@ -59,6 +59,17 @@ class BlasRuntime:
 
     track_usable_cores.unit = "cores"
 
+    def track_gil_enabled(self):
+        """Whether the GIL was on while this environment ran: a free-threaded
+        CPython (3.13t) runs without it unless PYTHON_GIL=1 (or an extension
+        not declared free-threading safe) turns it on; a default build always
+        holds it, and before 3.13 there is no ``sys._is_gil_enabled`` to ask."""
+        import sys
+        is_enabled = getattr(sys, "_is_gil_enabled", None)
+        return 1.0 if is_enabled is None or is_enabled() else 0.0
+
+    track_gil_enabled.unit = "1 = GIL enabled, 0 = disabled"
+
 
 class MachineLimits:
     """The ceilings the advice judges the scenarios against: a calibrated
