@@ -17,6 +17,7 @@ class DotBlasThreads(Scenario):
         self.require_memory(cost.dot_nbytes(n), f"dot {size}")
         self.batch = workloads.dot_batch(n)
         self.limit_blas(blas_threads)
+        self.check_results(self.batch)
 
     def time_dot(self, size, blas_threads):
         self.batch.run_serial()

@@ -28,6 +28,7 @@ class FillManyArrays(Scenario):
         self.batch = workloads.fill_many_batch(n, count)
         pool = self.start_executor(executor)
         self.chunksize = resolve_chunksize(chunksize, count, pool.workers)
+        self.check_results(self.batch, self.chunksize)
 
     def time_fill(self, size, executor, chunksize):
         self._executor.run(self.batch.fn, self.batch.tasks, self.chunksize)
@@ -43,6 +44,7 @@ class FillOneArrayInParts(Scenario):
         self.require_memory(cost.one_array_nbytes(n), f"fill {size}")
         pool = self.start_executor(executor)
         self.batch = workloads.fill_parts_batch(n, pool.workers)
+        self.check_results(self.batch)
 
     def time_fill(self, size, executor):
         self._executor.run(self.batch.fn, self.batch.tasks)

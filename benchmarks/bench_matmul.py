@@ -29,6 +29,7 @@ class MatmulTutorial(Scenario):
         pool = self.start_executor(executor)
         from npthreads.executors import resolve_chunksize
         self.chunksize = resolve_chunksize(chunksize, len(self.batch.tasks), pool.workers)
+        self.check_results(self.batch, self.chunksize)
 
     def time_matmul_batch(self, size, executor, chunksize):
         self._executor.run(self.batch.fn, self.batch.tasks, self.chunksize)
@@ -47,6 +48,7 @@ class MatmulThreadSplit(Scenario):
         self.batch = _batch(self, size)
         self.limit_blas(blas_threads)
         self.start_executor(f"ThreadPool({python_threads})")
+        self.check_results(self.batch)
 
     def time_matmul_batch(self, size, python_threads, blas_threads):
         self._executor.run(self.batch.fn, self.batch.tasks)
@@ -67,6 +69,7 @@ class MatmulExecutors(Scenario):
         self.limit_blas(blas_threads)
         worker_blas = None if blas_threads == "default" else self._blas.count
         self.start_executor(executor, blas_threads=worker_blas)
+        self.check_results(self.batch)
 
     def time_matmul_batch(self, size, executor, blas_threads):
         self._executor.run(self.batch.fn, self.batch.tasks)
@@ -85,6 +88,7 @@ class MatmulRate(Rate):
         executor, blas = configuration.split(", BLAS ")
         self.limit_blas(blas)
         self.start_executor(executor)
+        self.check_results(self.batch)
 
     def track_gflops(self, size, configuration):
         seconds = best_seconds(lambda: self._executor.run(self.batch.fn, self.batch.tasks))

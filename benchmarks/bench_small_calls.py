@@ -47,6 +47,7 @@ class SmallBlasCalls(Scenario):
                 raise NotImplementedError(f"BLAS in the workers runs {sorted(seen, key=str)} threads "
                                           f"when asked for {worker_blas}")
             _CHECKED.add((executor, worker_blas))
+        self.check_results(self.batch)
 
     def time_small_calls(self, call, executor, blas_threads):
         self._executor.run(self.batch.fn, self.batch.tasks)

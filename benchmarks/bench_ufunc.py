@@ -20,6 +20,7 @@ class ExpInParts(Scenario):
         self.require_memory(cost.one_array_nbytes(n, arrays=2), f"exp {size}")
         pool = self.start_executor(executor)
         self.batch = workloads.exp_parts_batch(n, pool.workers)
+        self.check_results(self.batch)
 
     def time_exp(self, size, executor):
         self._executor.run(self.batch.fn, self.batch.tasks)

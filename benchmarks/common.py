@@ -8,8 +8,8 @@ import atexit
 import timeit
 
 from npthreads import machine, profiles
-from npthreads.executors import executor_from_label
-from npthreads.threadcontrol import BlasLimitRefused, BlasThreads
+from npthreads.executors import Serial, executor_from_label
+from npthreads.threadcontrol import BlasLimitRefused, BlasThreads, current_blas_threads
 
 GRID = profiles.grid()
 
@@ -19,6 +19,15 @@ GRID = profiles.grid()
 _EXECUTORS = {}
 # sizes whose memory this process has already checked (see require_memory)
 _FITTED = set()
+# cells whose results this process has already checked (see check_results)
+_CHECKED = set()
+
+
+class WrongResult(AssertionError):
+    """A concurrent run computed something other than the serial reference.
+
+    Raised from ``setup``, so asv records the combination as failed, with
+    this message, rather than skipped (NotImplementedError) or timed."""
 
 
 # Closes them where the process exits normally (the tests, direct use).
@@ -82,6 +91,50 @@ class Scenario:
         except BlasLimitRefused as refused:
             raise NotImplementedError(f"BLAS refused {label} threads: {refused}")
 
+    def check_results(self, batch, chunksize=None):
+        """Fail the cell, with the reason, if running ``batch`` the way it is
+        timed gives another answer than a serial loop with the BLAS at one
+        thread computes in this process.
+
+        Free-threaded numpy releases and OpenBLAS releases (0.3.28-0.3.30:
+        np.dot wrong with more than 2 threads) have had races; a cell that
+        times a wrong answer would look like a speed-up. So every cell that
+        runs concurrently (an executor other than a serial loop, or a BLAS
+        call with more than one BLAS thread) runs the batch once here, outside
+        the timed region, before its first sample, and compares each task's
+        outcome (``Batch.mismatches``). A difference raises ``WrongResult``:
+        asv records the cell as failed, with the message, never as skipped or
+        timed. Once per process and cell: asv calls setup before every
+        sample, and a round is a process.
+        """
+        executor = getattr(self, "_executor", None) or Serial()
+        blas = current_blas_threads()
+        blas_concurrent = batch.uses_blas and (blas is None or blas > 1)
+        if isinstance(executor, Serial) and not blas_concurrent:
+            return   # the run is itself the reference
+        # a pool is started once per process (start_executor), a serial loop is not
+        pool = None if isinstance(executor, Serial) else id(executor)
+        key = (type(self).__name__, batch.name, pool, chunksize, blas)
+        if key in _CHECKED:
+            return
+        if batch.reference_nbytes():
+            self.require_memory(batch.reference_nbytes(), f"the reference of {batch.name}")
+        batch.prepare()
+        returned = executor.run(batch.fn, batch.tasks, chunksize)
+        try:
+            reference, how = BlasThreads(1), "a serial loop with the BLAS at 1 thread"
+        except BlasLimitRefused:
+            reference, how = BlasThreads(None), "a serial loop with the BLAS at its default"
+        with reference:
+            wrong = batch.mismatches(returned)
+        if wrong:
+            where = (f"{type(self).__name__}, {batch.name}, {_describe(executor)}, "
+                     f"BLAS {'unknown' if blas is None else blas} thread(s)")
+            shown = "; ".join(what if i is None else f"task {i}: {what}" for i, what in wrong[:3])
+            raise WrongResult(f"{where}: {len(wrong)} of {len(batch.tasks)} tasks differ "
+                              f"from {how}: {shown}")
+        _CHECKED.add(key)
+
     def start_executor(self, label, blas_threads=None):
         """A started executor for ``label``, created once per process."""
         key = (label, blas_threads)
@@ -97,6 +150,12 @@ class Scenario:
         if blas is not None:
             blas.restore()
             self._blas = None
+
+
+def _describe(executor):
+    if isinstance(executor, Serial):
+        return "serial loop"
+    return f"{getattr(executor, 'name', type(executor).__name__)}({executor.workers} workers)"
 
 
 class Rate(Scenario):

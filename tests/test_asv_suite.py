@@ -36,9 +36,9 @@ def test_params_never_depend_on_the_installed_numpy():
     code = ("import json, sys; sys.path.insert(0, '.');\n"
             "import benchmarks.bench_matmul as m, benchmarks.bench_fill as f, "
             "benchmarks.bench_dot as d, benchmarks.bench_ufunc as u, "
-            "benchmarks.bench_small_calls as s\n"
+            "benchmarks.bench_small_calls as s, benchmarks.bench_python_work as p\n"
             "out = {}\n"
-            "for mod in (m, f, d, u, s):\n"
+            "for mod in (m, f, d, u, s, p):\n"
             "    for name in dir(mod):\n"
             "        cls = getattr(mod, name)\n"
             "        if isinstance(cls, type) and getattr(cls, 'params', None) and cls.__module__ == mod.__name__:\n"
@@ -49,7 +49,7 @@ def test_params_never_depend_on_the_installed_numpy():
     params = json.loads(out.stdout)
     assert {"MatmulTutorial", "MatmulThreadSplit", "DotBlasThreads", "FillManyArrays",
             "FillOneArrayInParts", "ExpInParts", "DotEnvVarTutorial",
-            "SmallBlasCalls"} <= set(params)
+            "SmallBlasCalls", "PythonBetweenCalls"} <= set(params)
     for axes in params.values():
         assert all(isinstance(v, str) for axis in axes for v in axis)
 

@@ -78,3 +78,42 @@ def test_small_calls_sizes():
     assert cost.small_calls_nbytes("gemv", 10, processes=3) == 3 * (100 + 10 + 10) * 8
     with pytest.raises(ValueError):
         workloads.small_operands("syrk", 8)
+
+
+@pytest.mark.parametrize("kind,n", [("vector", 16), ("vector", 1000), ("matmul", 64)])
+def test_python_work_batch_equals_a_reference_written_out(kind, n):
+    batch = workloads.python_work_batch(kind, n, calls=20, tasks=3)
+    left, right = workloads.python_work_operands(kind, n)
+    assert left.shape[0] == cost.PYTHON_WORK_ITEMS and right.shape[-1] == n
+    results = batch.run_serial()
+    for start, (above, total, tally) in enumerate(results):
+        values = []
+        for i in range(20):
+            out = np.dot(left[(start + i) % len(left)], right)
+            values.append(float(out) if kind == "vector" else float(out[i % n, (7 * i) % n]))
+        assert above == sum(v > 0 for v in values)
+        assert total == pytest.approx(sum(v * v for v in values), rel=1e-12)
+        assert sum(tally) == 20
+    # each task starts at its own item, so no two answers are the same
+    assert len({r[1] for r in results}) == 3
+    assert batch.tasks == tuple((kind, n, 20, s) for s in range(3))
+    assert batch.flops == cost.python_work_flops(kind, n, 60)
+    assert batch.uses_blas and not batch.writes
+
+
+def test_python_work_data_is_fixed_and_cached():
+    first = workloads.python_work_operands("vector", 16)
+    assert workloads.python_work_operands("vector", 16) is first
+    workloads.python_work_operands.cache_clear()
+    again = workloads.python_work_operands("vector", 16)
+    assert again is not first and all(np.array_equal(a, b) for a, b in zip(first, again))
+    with pytest.raises(ValueError):
+        workloads.python_work_operands("svd", 8)
+
+
+def test_python_work_sizes():
+    assert cost.python_work_flops("vector", 1000) == 2000
+    assert cost.python_work_flops("matmul", 64, calls=2) == 2 * 2 * 64**3
+    assert cost.python_work_nbytes("vector", 16) == (8 * 16 + 16 + 1) * 8
+    assert cost.python_work_nbytes("matmul", 4, threads=2) == (8 * 16 + 16 + 2 * 16) * 8
+    assert cost.python_work_call_nbytes("matmul", 4) == 3 * 16 * 8

@@ -55,3 +55,29 @@ def small_calls_nbytes(kind, n, processes=1):
 def small_calls_flops(kind, n, calls=1):
     """Floating-point operations of ``calls`` small calls: 2n, 2n^2 or 2n^3 each."""
     return calls * 2.0 * n ** {"dot": 1, "gemv": 2, "gemm": 3}[kind]
+
+
+# Python work between small numpy calls: kind -> shapes of the items (one
+# per call, in turn) and of the operand each item is multiplied by
+PYTHON_WORK_ITEMS = 8
+PYTHON_WORK_SHAPES = {
+    "vector": lambda n: ((PYTHON_WORK_ITEMS, n), (n,)),          # a dot per call
+    "matmul": lambda n: ((PYTHON_WORK_ITEMS, n, n), (n, n)),     # a DGEMM per call
+}
+
+
+def python_work_nbytes(kind, n, threads=1):
+    """The items and operand, shared by every thread, and one result per thread."""
+    shape_items, shape_right = PYTHON_WORK_SHAPES[kind](n)
+    result = 1 if kind == "vector" else n * n
+    return (math.prod(shape_items) + math.prod(shape_right) + threads * result) * FLOAT_BYTES
+
+
+def python_work_call_nbytes(kind, n):
+    """Bytes one call reads and writes: an item, the operand and the result."""
+    return (2 * n + 1 if kind == "vector" else 3 * n * n) * FLOAT_BYTES
+
+
+def python_work_flops(kind, n, calls=1):
+    """``calls`` calls: 2n (a dot) or 2n^3 (a product) each."""
+    return calls * 2.0 * n ** (1 if kind == "vector" else 3)

@@ -59,6 +59,21 @@ _DEFAULT = {
         "gemv 256x256 x1024": ("gemv", 256, 64, 16),
         "gemm 128x128 x48": ("gemm", 128, 3, 16),
     },
+    # small numpy calls with Python work between them, from Python threads:
+    # label -> (kind, n, calls per task, tasks). From the interpreter's work
+    # (16 elements: ~2.5 us a call and its Python work, on one core of the
+    # development VM) to the BLAS's (a 256x256 DGEMM: ~1 ms at one BLAS
+    # thread). Batches of 10-20 ms serial there: four sizes by three
+    # executors, each a process per round, stay a few seconds per round.
+    "python_work": {
+        "vector 16 x4000": ("vector", 16, 250, 16),
+        "vector 1e3 x4000": ("vector", 1_000, 250, 16),
+        "matmul 64x64 x512": ("matmul", 64, 32, 16),
+        "matmul 256x256 x16": ("matmul", 256, 1, 16),
+    },
+    # its Python threads: one per core, and twice that (a pool larger than
+    # the cores helps only if a thread waits, e.g. for the GIL)
+    "python_work_threads": ["cores", "2xcores"],
 }
 
 _QUICK = {
@@ -69,6 +84,8 @@ _QUICK = {
     "fill_many": {"128x128 x16 (cache)": (128, 16)},
     "one_array": {"2e5 (cache)": 200_000},
     "small_calls": {"dot 16e3 x2000": ("dot", 16_000, 125, 16)},
+    "python_work": {"vector 16 x4000": ("vector", 16, 250, 16)},
+    "python_work_threads": ["cores"],
 }
 
 _TUTORIAL_SIZES = {

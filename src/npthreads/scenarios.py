@@ -90,4 +90,8 @@ SPECS = {
         _ref("serial loop + 1 BLAS thread", executor="serial loop", blas_threads="1"),
         _ref("ProcessPool(cores) + default BLAS (numpy#27605)",
              executor="ProcessPool(cores)", blas_threads="default"), None),
+    "PythonBetweenCalls": Spec(
+        "Does a pool of Python threads speed up many small numpy calls with Python "
+        "work between them? (the GIL's question: free-threaded CPython against the rest)",
+        None, "executor", _ref("serial loop", executor="serial loop"), None, None),
 }
