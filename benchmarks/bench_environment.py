@@ -6,14 +6,14 @@ tracking the version makes that step visible next to the timings."""
 from npthreads import blasfacts, cost, machine
 from npthreads.threadcontrol import numpy_blas
 
-from .common import best_seconds
+from .common import Versioned, best_seconds
 
 
 def _fact(name):
     return blasfacts.describe(numpy_blas())[name]
 
 
-class BlasRuntime:
+class BlasRuntime(Versioned):
     """Which BLAS, built how, at which default thread count, each
     environment runs. Categorical facts are codes: ``npthreads.blasfacts``
     decodes them (the report shows the names)."""
@@ -71,7 +71,7 @@ class BlasRuntime:
     track_gil_enabled.unit = "1 = GIL enabled, 0 = disabled"
 
 
-class MachineLimits:
+class MachineLimits(Versioned):
     """The ceilings the advice judges the scenarios against: a calibrated
     DGEMM peak (GFLOP/s) for matmul, a STREAM-triad-like bandwidth (GB/s)
     for the memory-bound dot and fill. Measured, not taken from a data sheet,
@@ -121,7 +121,7 @@ class MachineLimits:
     track_triad_gbytes_per_s.unit = "GB/s"
 
 
-class CacheLimits:
+class CacheLimits(Versioned):
     """The bandwidth of each cache level, the ceiling for the rows whose data
     fits in it (issue 9): judged against the memory triad, the 1e5 dot of
     the committed runs came out at 210% of "the machine's limit", which says

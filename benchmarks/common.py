@@ -11,6 +11,8 @@ from npthreads import machine, profiles
 from npthreads.executors import Serial, executor_from_label
 from npthreads.threadcontrol import BlasLimitRefused, BlasThreads, current_blas_threads
 
+from .versions import VERSIONS
+
 GRID = profiles.grid()
 
 # asv calls setup and teardown around every sample. Starting a process pool
@@ -43,7 +45,26 @@ def _close_executors():
         _EXECUTORS.popitem()[1].close()
 
 
-class Scenario:
+BENCHMARK_PREFIXES = ("time_", "timeraw_", "track_", "mem_", "peakmem_")
+
+
+class Versioned:
+    """Gives each benchmark method of a subclass its explicit asv version
+    from ``versions.VERSIONS`` (why: see that module); a benchmark the table
+    does not name stops the import with the reason."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        module = cls.__module__.rsplit(".", 1)[-1]
+        for name, method in vars(cls).items():
+            if name.startswith(BENCHMARK_PREFIXES) and callable(method):
+                key = f"{module}.{cls.__name__}.{name}"
+                if key not in VERSIONS:
+                    raise LookupError(f"{key} has no entry in benchmarks/versions.py")
+                method.version = VERSIONS[key]
+
+
+class Scenario(Versioned):
     # Wall clock: CPU time would add up across threads and hide the question.
     timer = timeit.default_timer
     # Many short rounds, each a fresh process, with a fixed number of samples
@@ -56,8 +77,8 @@ class Scenario:
     # asv with --interleave-rounds, so every environment's round k runs
     # before any round k+1: drift lands on every numpy alike.
     # Six rounds of three: the median of three per round shrugs off one
-    # preempted call; six rounds a side let a rank test over rounds reach
-    # p < 0.01; and the matrix still fits `make bench`'s 15 minutes.
+    # preempted call, and six rounds a side let a rank test over rounds
+    # reach p < 0.01 (its least p with six against six is 0.002).
     rounds = 6
     repeat = 3
     sample_time = 0.02

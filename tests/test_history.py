@@ -1,10 +1,11 @@
-"""Every committed run stays in asv's history (issue 11): asv keys a
-benchmark's history on the sha256 of its code, and ``asv publish`` drops
-each result whose version is not the one in benchmarks.json. A refactor
-that changes no measurement carries the older runs over
-(``results.CARRIED_VERSIONS``) instead of hiding them."""
+"""Every committed run stays in asv's history: ``asv publish`` drops each
+result whose version is not the one in benchmarks.json, and asv's default
+version is a hash of the benchmark's code. Every benchmark's version is
+explicit instead (``benchmarks/versions.py``), so a refactor that changes
+no measurement hides nothing."""
 
 import json
+import sys
 
 from npthreads import results
 
@@ -28,22 +29,17 @@ def test_no_committed_result_is_hidden_from_the_site():
     assert not hidden, f"asv would not show: {sorted(hidden)[:5]} ({len(hidden)} in all)"
 
 
-def test_carrying_rewrites_only_the_version_of_the_named_benchmarks(tmp_path):
-    carried = {"bench_a.A.time_a": ("old", "new")}
-    rows = {"bench_a.A.time_a": asv_files.row([1.0], [], version="old"),
-            "bench_b.B.time_b": asv_files.row([2.0], [], version="old"),    # not named
-            "bench_c.C.time_c": asv_files.row([3.0], [], version="other")}
-    path = asv_files.write(tmp_path / "box", asv_files.result_file(
-        "c" * 40, "env", rows, requirements={"numpy": "2.4.6"}, date=1))
-    asv_files.write(tmp_path / "box", asv_files.result_file(   # already carried
-        "d" * 40, "env", {"bench_a.A.time_a": asv_files.row([1.0], [], version="new")},
-        requirements={"numpy": "2.4.6"}, date=2))
-    before = json.loads(path.read_text())
+def test_every_benchmark_has_the_version_its_committed_results_carry():
+    """asv's own discovery of the suite: each benchmark's version is the
+    explicit one, and for every benchmark the committed results know, the
+    same as theirs."""
+    sys.path.insert(0, str(ROOT))
+    from asv_runner.discovery import disc_benchmarks
 
-    assert results.carry_versions(tmp_path, carried) == 1
-    after = json.loads(path.read_text())
-    at = after["result_columns"].index("version")
-    assert after["results"]["bench_a.A.time_a"][at] == "new"
-    before["results"]["bench_a.A.time_a"][at] = "new"
-    assert after == before                       # nothing else moved
-    assert results.carry_versions(tmp_path, carried) == 0     # idempotent
+    from benchmarks.versions import VERSIONS
+    committed = results.load_benchmarks(ROOT / "results")
+    found = {b.name: b.version for b in disc_benchmarks(str(ROOT / "benchmarks"))}
+    assert found and all(found[name] == VERSIONS[name] for name in found)
+    changed = {n: (committed[n]["version"][:8], v[:8]) for n, v in found.items()
+               if n in committed and committed[n]["version"] != v}
+    assert not changed, f"would hide committed history: {changed}"

@@ -89,11 +89,6 @@ def run(args):
         if relabelled:
             print(f"[npthreads] results: {relabelled} file(s) of {name} re-labelled with the "
                   "machine's stable identity (one history series per environment)", flush=True)
-        carried = results.carry_versions(results_dir)
-        if carried:
-            print(f"[npthreads] results: {carried} file(s) given the benchmark versions their "
-                  "code has since a refactor that changed no measurement "
-                  "(results.CARRIED_VERSIONS), so asv keeps showing them", flush=True)
         # Against asv.conf.json itself, not the derived config: a forced
         # kernel is in every derived environment but was not in older runs.
         renamed = results.name_every_matrix_variable(results_dir, conf)
