@@ -218,12 +218,22 @@ def _machine_table(info):
         _row("OS", info.get("os", "?"))])
 
 
+def _python_text(env):
+    """The CPython, and on a free-threaded one whether the GIL was on as
+    the benchmarks found it (BlasRuntime.track_gil_enabled)."""
+    gil = env.facts.get("gil_enabled")
+    if not env.python.endswith("t"):
+        return env.python
+    measured = "not measured" if gil is None else ("on" if gil else "off")
+    return f"{env.python} (GIL {measured})"
+
+
 def _environments_table(rep):
     rows = []
     for e in rep.envs + [e for e in rep.axis_envs if e.openblas_build] + rep.threaded_envs:
         f = e.facts
         rows.append(_row(
-            e.label, e.python, e.blas_fact("blas_library") or "not measured",
+            e.label, _python_text(e), e.blas_fact("blas_library") or "not measured",
             e.openblas or "not measured",
             e.blas_fact("blas_threading_layer") or "not measured",
             e.kernel_text or "not measured", e.blas_variables_text,

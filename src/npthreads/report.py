@@ -38,6 +38,7 @@ FACTS = {  # track (class.method) -> fact name in Env
     "BlasRuntime.track_blas_library": "blas_library",
     "BlasRuntime.track_blas_threading_layer": "blas_threading_layer",
     "BlasRuntime.track_blas_architecture": "blas_architecture",
+    "BlasRuntime.track_gil_enabled": "gil_enabled",
     "MachineLimits.track_dgemm_peak_gflops": "dgemm_peak_gflops",
     "MachineLimits.track_triad_gbytes_per_s": "triad_gbytes_per_s",
 }
