@@ -31,15 +31,38 @@ def run(*args):
     return out.stdout.rstrip()
 
 
+def free_threaded(machine):
+    """The free-threaded axis: the report's one line per scenario and size
+    for the newest numpy, and the GIL on -> off comparison behind it."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from npthreads import pages, report
+    rep = report.build(ROOT / "results", machine)
+    lines = pages._threaded_sentences(rep)
+    if not lines:
+        return "## Free-threaded CPython\n\nNo free-threaded results for this machine.\n"
+    text = ("## Free-threaded CPython (3.13t): the GIL off and on\n\n"
+            "The report's lines (`npthreads publish`, the machine page's free-threaded "
+            "section), one per scenario and size, newest numpy:\n\n"
+            + "\n".join(f"- {line}" for line in lines) + "\n\n")
+    text += ("`npthreads compare --from numpy==2.4.6,gil==on --to numpy==2.4.6,gil==off "
+             "--only-changed --markdown`\n\n"
+             + run("compare", "--from", "numpy==2.4.6,gil==on", "--to", "numpy==2.4.6,gil==off",
+                   "--only-changed", "--markdown", "--machine", machine) + "\n")
+    return text
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--machine", default="amd-epyc-2cpu-24gib",
+                        help="the machine whose full runs the findings are about")
     args = parser.parse_args()
+    machine = ["--machine", args.machine]
     sections = [HEADER]
     sections.append(f"## The newest {args.runs} full runs\n\n"
                     f"`npthreads reproducibility --runs {args.runs}`\n\n```\n"
-                    + run("reproducibility", "--runs", str(args.runs)) + "\n```\n")
-    everything = run("reproducibility", "--runs", "99")
+                    + run("reproducibility", "--runs", str(args.runs), *machine) + "\n```\n")
+    everything = run("reproducibility", "--runs", "99", *machine)
     count = everything.splitlines()[0].split(" runs:")[0].rsplit(" ", 1)[-1]
     sections.append(f"## Every full run ({count})\n\n`npthreads reproducibility --runs 99`"
                     "\n\n```\n" + everything + "\n```\n")
@@ -48,7 +71,8 @@ def main():
                         f"`npthreads compare --from numpy=={before} --to numpy=={after} "
                         "--only-changed --markdown`\n\n"
                         + run("compare", "--from", f"numpy=={before}", "--to",
-                              f"numpy=={after}", "--only-changed", "--markdown"))
+                              f"numpy=={after}", "--only-changed", "--markdown", *machine))
+    sections.append(free_threaded(args.machine))
     target = ROOT / "docs" / "findings.md"
     target.write_text("\n".join(sections) + "\n")
     print(f"findings: wrote {target}")
