@@ -86,7 +86,7 @@ def test_committed_results_are_one_series_per_environment():
 def test_stabilise_rewrites_only_the_machine_fields(tmp_path):
     import json
 
-    from npthreads import results
+    from npthreads import migrate
     folder = tmp_path / "box"
     folder.mkdir()
     (folder / "machine.json").write_text(json.dumps({"machine": "box", "os": "Linux 6.1-a",
@@ -97,11 +97,11 @@ def test_stabilise_rewrites_only_the_machine_fields(tmp_path):
     (folder / "cccccccc-e.json").write_text(json.dumps(data))
     identity = {"machine": "box", "arch": "x86_64", "cpu": "C", "num_cpu": "2", "os": "Linux",
                 "ram": "1GiB"}
-    assert results.stabilise_machine(tmp_path, identity) == 2
+    assert migrate.stabilise_machine(tmp_path, identity) == 2
     rewritten = json.loads((folder / "cccccccc-e.json").read_text())
     assert rewritten["params"]["os"] == "Linux" and rewritten["params"]["numpy"] == "2.4.6"
     assert rewritten["results"]["b"][0] != rewritten["results"]["b"][0]  # NaN kept
-    assert results.stabilise_machine(tmp_path, identity) == 0
+    assert migrate.stabilise_machine(tmp_path, identity) == 0
 
 
 def test_cache_levels_from_sysfs(tmp_path):

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from npthreads import asvrun, openblas_build, results
+from npthreads import asvrun, migrate, openblas_build, results
 
 from . import asv_files
 from .conftest import ROOT, run_cli
@@ -258,8 +258,8 @@ def test_committed_results_migrate_to_exactly_the_names_asv_computes(tmp_path):
         before[(data["commit_hash"], data["env_name"])] = data
     assert before
 
-    assert results.name_every_matrix_variable(copy, conf) == len(before)
-    assert results.name_every_matrix_variable(copy, conf) == 0
+    assert migrate.name_every_matrix_variable(copy, conf) == len(before)
+    assert migrate.name_every_matrix_variable(copy, conf) == 0
 
     asv_names = set(_asv_names(ROOT / "asv.conf.json"))
     after = [p for p in copy.glob("*/*.json") if p.name != "machine.json"
@@ -301,6 +301,6 @@ def test_a_file_asv_would_not_have_named_so_is_left(tmp_path, capsys):
             "requirements": {}, "env_vars": {}, "params": {}, "results": {}}
     (folder / "cccccccc-hand-made.json").write_text(json.dumps(data))
     conf = {"matrix": {"env": {"NPTHREADS_OPENBLAS": [""]}}, "include": []}
-    assert results.name_every_matrix_variable(tmp_path, conf) == 0
+    assert migrate.name_every_matrix_variable(tmp_path, conf) == 0
     assert (folder / "cccccccc-hand-made.json").exists()
     assert capsys.readouterr().err.count("\n") == 1

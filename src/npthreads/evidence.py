@@ -37,12 +37,10 @@ only the standard library is present.
 """
 
 import math
-import re
 import statistics
-import subprocess
 from dataclasses import dataclass, field
 
-from . import UsageError, blasfacts, stats
+from . import blasfacts, stats
 
 # The least change worth a verdict, whatever a row's resolution: resolutions
 # of single-threaded rows here reach a few percent, and an injected 10%
@@ -311,9 +309,10 @@ def control_pair(measurements, commit):
     """The two environments at ``commit`` that ran the same numpy: the
     pin-following one and the matrix entry it duplicates, found from the
     suite's ``track_numpy_version`` (or, for results older than that track,
-    the pin in the commit's pyproject.toml). None if there is no such pair."""
-    # environments with a swapped OpenBLAS run the same numpy on purpose
-    # (issue 10): they are the OpenBLAS axis, not a control
+    the pin the reader found for the commit, ``Measurement.pinned_numpy``).
+    None if there is no such pair."""
+    # environments with a swapped OpenBLAS run the same numpy on purpose:
+    # they are the OpenBLAS axis, not a control
     at_commit = [m for m in measurements if m.commit == commit and m.axis == "numpy"]
     envs = {m.env_name: m.numpy for m in at_commit}
     pinned = [e for e, numpy in envs.items() if numpy == "pinned"]
@@ -322,22 +321,10 @@ def control_pair(measurements, commit):
     version = next((blasfacts.version_text(m.value) for m in at_commit
                     if m.env_name == pinned[0] and m.benchmark.endswith("track_numpy_version")
                     and m.status == "ok" and m.value), None)
-    version = version or _pinned_numpy_at(commit)
+    version = version or next((m.pinned_numpy for m in at_commit
+                               if m.env_name == pinned[0] and m.pinned_numpy), None)
     twins = [e for e, numpy in envs.items() if numpy == version]
     return (twins[0], pinned[0]) if len(twins) == 1 else None
-
-
-def _pinned_numpy_at(commit):
-    """numpy==X of the ``pinned`` extra in pyproject.toml at ``commit``."""
-    try:
-        from .asvrun import repo_root
-        root = repo_root()
-        text = subprocess.run(["git", "show", f"{commit}:pyproject.toml"], cwd=root,
-                              capture_output=True, text=True, timeout=30).stdout
-    except (UsageError, OSError, subprocess.SubprocessError):
-        return None
-    found = re.search(r'^pinned\s*=\s*\[[^\]]*"numpy==([^"]+)"', text, flags=re.M)
-    return found.group(1) if found else None
 
 
 def is_timed(benchmark):

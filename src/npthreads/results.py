@@ -12,18 +12,20 @@ file is named in a one-line error instead of a traceback.
 """
 
 import ast
+import functools
 import hashlib
 import itertools
 import json
 import math
 import re
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import UsageError
 # the matrix variable naming the scipy-openblas64 build swapped into an
-# environment (issue 10), defined by the install step that reads it
+# environment, defined by the install step that reads it
 from .openblas_build import OPENBLAS_VAR
 
 
@@ -82,6 +84,9 @@ class Measurement:
     # asv's version of the benchmark (a hash of its code, or its ``version``
     # attribute): runs of different versions measured different things.
     version: str = ""
+    # The pin-following environment only: the numpy its commit's
+    # pyproject.toml pinned, which asv does not record ("" if unknown).
+    pinned_numpy: str = ""
 
     @property
     def scenario(self):
@@ -129,7 +134,7 @@ class Measurement:
         return None
 
 
-def _load_json(path):
+def load_json(path):
     try:
         with open(path) as f:
             return json.load(f)
@@ -148,6 +153,12 @@ def _label(text):
     return str(value)
 
 
+def param_label(text):
+    """The label a parameter value of benchmarks.json is known by (as in
+    every ``Measurement.params``): "'1e5 (cache)'" -> "1e5 (cache)"."""
+    return _label(text)
+
+
 def _int(value):
     try:
         return int(value or 0)
@@ -155,16 +166,8 @@ def _int(value):
         return 0
 
 
-def _replace(path, text):
-    """Write ``path`` whole or not at all: a migration interrupted half-way
-    must not leave a result file cut short."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def load_benchmarks(results_dir):
-    data = _load_json(Path(results_dir) / "benchmarks.json")
+    data = load_json(Path(results_dir) / "benchmarks.json")
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
@@ -175,7 +178,7 @@ def machines(results_dir):
         raise UsageError(f"{root}: no results directory (run the benchmarks first)")
     found = {}
     for path in sorted(root.glob("*/machine.json")):
-        found[path.parent.name] = _load_json(path)
+        found[path.parent.name] = load_json(path)
     return found
 
 
@@ -197,7 +200,7 @@ def result_files(results_dir, machine=None):
 
 def read_result_file(path, benchmarks):
     """Every measurement in one result file."""
-    data = _load_json(path)
+    data = load_json(path)
     try:
         columns = data["result_columns"]
         rows = data["results"]
@@ -248,7 +251,7 @@ def read_result_file(path, benchmarks):
                 env_vars=dict(data.get("env_vars") or {}),
                 version=str(record.get("version") or "")))
     if invalid:
-        # One line, and the rest of the file still counts (issue 9).
+        # One line, and the rest of the file still counts.
         print(f"npthreads: warning: {path}: {len(invalid)} invalid value(s) (infinite, "
               f"negative, zero time or not a number) in {', '.join(sorted(set(invalid)))}; "
               "shown as invalid", file=sys.stderr)
@@ -257,7 +260,7 @@ def read_result_file(path, benchmarks):
 
 def _valid(value, timed):
     """A value a report can use: a finite number, and for a time above zero.
-    Hand-edited files or other tools can leave anything (issue 9)."""
+    Hand-edited files or other tools can leave anything."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     if not math.isfinite(value):
@@ -266,12 +269,29 @@ def _valid(value, timed):
 
 
 def load(results_dir, machine=None):
-    """Every measurement under ``results_dir`` (optionally one machine's)."""
+    """Every measurement under ``results_dir`` (optionally one machine's),
+    the pin-following environments' with the numpy their commit pinned."""
     benchmarks = load_benchmarks(results_dir)
     out = []
     for path in result_files(results_dir, machine):
         out.extend(read_result_file(path, benchmarks))
+    for m in out:
+        if m.numpy == "pinned":
+            m.pinned_numpy = pinned_numpy_at(m.commit)
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def pinned_numpy_at(commit):
+    """numpy==X of the ``pinned`` extra in pyproject.toml at ``commit``, read
+    from the git repository of the working directory ("" if unknown)."""
+    try:
+        text = subprocess.run(["git", "show", f"{commit}:pyproject.toml"],
+                              capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    found = re.search(r'^pinned\s*=\s*\[[^\]]*"numpy==([^"]+)"', text, flags=re.M)
+    return found.group(1) if found else ""
 
 
 def latest_per_environment(measurements):
@@ -288,33 +308,7 @@ def latest_per_environment(measurements):
 MACHINE_FIELDS = ("machine", "arch", "cpu", "num_cpu", "os", "ram")
 
 
-def stabilise_machine(results_dir, identity):
-    """Give every result file of ``identity["machine"]`` (and its
-    machine.json) the machine fields of ``identity``, so one environment is
-    one asv graph series whatever session measured it (issue 9). Only those
-    fields change; each file is replaced atomically. Returns how many files
-    changed."""
-    folder = Path(results_dir) / identity["machine"]
-    if not folder.is_dir():
-        return 0
-    wanted = {k: identity[k] for k in MACHINE_FIELDS if k in identity}
-    changed = 0
-    for path in sorted(folder.glob("*.json")):
-        data = _load_json(path)
-        target = data if path.name == "machine.json" else data.get("params")
-        if not isinstance(target, dict):
-            continue
-        if all(target.get(k) == v for k, v in wanted.items()):
-            continue
-        target.update(wanted)
-        # as asv writes them: result files compact, machine.json indented
-        _replace(path, json.dumps(data, indent=4, sort_keys=True) + "\n"
-                 if path.name == "machine.json" else json.dumps(data))
-        changed += 1
-    return changed
-
-
-# -- benchmark versions carried over a refactor --------------------------------------
+# -- the names asv computes (``migrate`` renames files to them) -------------------
 
 
 def asv_env_name(tool, python, requirements, env_vars):
@@ -336,70 +330,3 @@ def asv_result_filename(commit, env_name):
     if len(env_name) >= 128:
         env_name = "env-" + hashlib.md5(env_name.encode("utf-8")).hexdigest()
     return f"{commit[:8]}-{env_name}.json"
-
-
-def variables_every_environment_names(config):
-    """{variable: value} for the matrix variables (``env`` and
-    ``env_nobuild``) that the asv ``config`` gives every environment, the
-    matrix with one value and each ``include`` entry its own: before such a
-    variable was added, that one value is what every environment ran with
-    (an empty NPTHREADS_OPENBLAS = numpy's own OpenBLAS)."""
-    matrix = config.get("matrix") or {}
-    found = {}
-    for kind in ("env", "env_nobuild"):
-        for var, values in (matrix.get(kind) or {}).items():
-            values = values if isinstance(values, list) else [values]
-            if len(values) == 1 and isinstance(values[0], str) and all(
-                    var in (inc.get(kind) or {}) for inc in config.get("include", [])):
-                found[var] = values[0]
-    return found
-
-
-def name_every_matrix_variable(results_dir, config):
-    """Give every result file the matrix variables the asv ``config``
-    names in every environment but the file lacks, with their one matrix
-    value, under the environment and file name asv computes with them; so
-    adding a variable to the matrix (NPTHREADS_OPENBLAS, issue 10) keeps
-    each environment one history series instead of starting a new one.
-
-    Only ``env_vars``, ``env_name`` and the file name change (asv keeps
-    matrix variables out of ``params``). The renamed file is written before
-    the old one is removed; a file whose name asv would not have computed
-    from its own fields, or whose new name is taken, is left as it is (one
-    warning line). Idempotent. Returns how many files were renamed."""
-    wanted = variables_every_environment_names(config)
-    root = Path(results_dir)
-    if not wanted or not root.is_dir():
-        return 0
-    renamed = 0
-    for path in sorted(root.glob("*/*.json")):
-        if path.name in ("machine.json", "benchmarks.json"):
-            continue
-        data = _load_json(path)
-        try:
-            env_vars = dict(data["env_vars"] or {})
-            old_name, python = data["env_name"], data["python"]
-            requirements, commit = data["requirements"], data["commit_hash"]
-        except (KeyError, TypeError):
-            continue  # not an asv 0.6 result file; the reader names it
-        missing = {k: v for k, v in wanted.items() if k not in env_vars}
-        if not missing:
-            continue
-        tool = old_name.split(f"-py{python}-", 1)[0] if f"-py{python}-" in old_name else ""
-        if (asv_env_name(tool, python, requirements, env_vars) != old_name
-                or asv_result_filename(commit, old_name) != path.name):
-            print(f"npthreads: warning: {path}: its name is not the one asv computes from "
-                  "its fields; left as it is", file=sys.stderr)
-            continue
-        env_vars.update(missing)
-        data["env_vars"] = env_vars
-        data["env_name"] = asv_env_name(tool, python, requirements, env_vars)
-        target = path.with_name(asv_result_filename(commit, data["env_name"]))
-        if target.exists():
-            print(f"npthreads: warning: {path}: {target.name} already exists; left as it is",
-                  file=sys.stderr)
-            continue
-        _replace(target, json.dumps(data))
-        path.unlink()
-        renamed += 1
-    return renamed
