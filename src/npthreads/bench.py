@@ -12,13 +12,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from . import UsageError, asvrun, evidence, fleet, racing, results
+from . import UsageError, asvrun, evidence, fleet, migrate, racing, results
 from .profiles import PROFILES, active_profile
 
-# The follow-up phase (issue 16, item 2): after the interleaved rounds, the
-# rows of an adjacent numpy pair or the A/A pair whose estimate lies beyond
-# RACE_FROM but is not yet decided get more rounds, in every environment,
-# until decided or FOLLOW_UP seconds have passed.
+# The follow-up phase: after the interleaved rounds, the rows of an adjacent
+# numpy pair or the A/A pair whose estimate lies beyond RACE_FROM but is not
+# yet decided get more rounds, in every environment, until decided or
+# FOLLOW_UP seconds have passed.
 RACE_FROM = 1.10
 FOLLOW_UP = 150.0
 FOLLOW_UP_ROWS = 12
@@ -85,17 +85,10 @@ def run(args):
     # before asv runs for minutes and then trips over it.
     if (results_dir / "benchmarks.json").is_file():
         results.load(results_dir)
-        relabelled = results.stabilise_machine(results_dir, facts)
-        if relabelled:
-            print(f"[npthreads] results: {relabelled} file(s) of {name} re-labelled with the "
-                  "machine's stable identity (one history series per environment)", flush=True)
         # Against asv.conf.json itself, not the derived config: a forced
         # kernel is in every derived environment but was not in older runs.
-        renamed = results.name_every_matrix_variable(results_dir, conf)
-        if renamed:
-            print(f"[npthreads] results: {renamed} file(s) renamed with every matrix variable "
-                  "of asv.conf.json, as asv names them now (one history series per "
-                  "environment)", flush=True)
+        for line in migrate.bring_up_to_date(results_dir, conf, facts):
+            print(f"[npthreads] {line}", flush=True)
     env = asvrun.asv_environ(conf, profile)
     if args.axis == "freethreaded":
         from . import freethreaded
