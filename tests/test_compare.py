@@ -629,7 +629,7 @@ def _branch(clone):
 
 def test_numpy_selects_the_wheel_and_openblas_a_swapped_build():
     from npthreads import UsageError
-    from npthreads.compare import select_env
+    from npthreads.comparison import select_env
     envs = {"e-2.4.6": "2.4.6", "e-2.4.6-swap": "2.4.6+openblas0.3.27.44.6",
             "e-2.0.2": "2.0.2"}
     assert select_env(envs, "numpy==2.4.6") == "e-2.4.6"
@@ -640,7 +640,7 @@ def test_numpy_selects_the_wheel_and_openblas_a_swapped_build():
 
 def test_the_gil_selects_a_free_threaded_environment():
     from npthreads import UsageError
-    from npthreads.compare import select_env
+    from npthreads.comparison import select_env
     envs = {"e-2.4.6": "2.4.6", "t-off": "2.4.6+py3.13t+gil-off",
             "t-on": "2.4.6+py3.13t+gil-on"}
     assert select_env(envs, "numpy==2.4.6") == "e-2.4.6"

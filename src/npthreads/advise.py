@@ -559,11 +559,11 @@ def from_results(workload, results_dir, size=None, env=None):
     """[(size label, cells, facts, judge)] from the newest results of one
     machine and environment: this machine's if it has any (else the one
     with the newest results), and the environment ``env`` names
-    (``compare.select_env``: numpy==X, openblas==B, a name) or else
+    (``comparison.select_env``: numpy==X, openblas==B, a name) or else
     ``default_env``. ``judge`` holds the evidence ``recommend`` takes: the
     machine's full runs pooled up to the environment's newest run, and that
     run's noise model."""
-    from . import compare, report, results
+    from . import comparison, report, results
     found = results.machines(results_dir)
     if not found:
         raise UsageError(f"{results_dir}: no machine has results")
@@ -579,8 +579,8 @@ def from_results(workload, results_dir, size=None, env=None):
     if env:
         labels = {}
         for m in mine:
-            labels.setdefault(m.env_name, compare.env_label(m))
-        env = compare.select_env(labels, env)
+            labels.setdefault(m.env_name, comparison.env_label(m))
+        env = comparison.select_env(labels, env)
     else:
         env = default_env(mine)
         if env is None:

@@ -142,11 +142,11 @@ def run(args):
 def open_rows(measurements, commit, factor=RACE_FROM):
     """The rows still open at ``commit``: for every adjacent numpy pair and
     the A/A pair, judged as ``npthreads compare`` judges them, the rows whose
-    estimate is beyond ``factor`` but undecided (``reproduce.judge_run``'s
+    estimate is beyond ``factor`` but undecided (``comparison.judge_run``'s
     pairs). One row per benchmark and parameter combination, largest change
     first."""
-    from . import reproduce
-    by_pair, _ = reproduce.judge_run(measurements, commit, evidence.FACTOR)
+    from . import comparison
+    by_pair, _ = comparison.judge_run(measurements, commit, evidence.FACTOR)
     found = {}
     for rows in by_pair.values():
         for r in rows:
@@ -160,7 +160,7 @@ def follow_up(cmd, env, root, results_dir, machine, commit, budget):
     """Re-measure the open rows (``open_rows``) in every environment, a
     batch of rounds at a time with asv's --append-samples and interleaved
     rounds, until none is open or ``budget`` seconds have passed."""
-    from . import compare
+    from .comparison import asv_pattern
     rows = open_rows(results.load(results_dir, machine), commit)[:FOLLOW_UP_ROWS]
     if not rows:
         print("[npthreads] follow-up: no row is open beyond "
@@ -179,7 +179,7 @@ def follow_up(cmd, env, root, results_dir, machine, commit, budget):
         args = base + ["--record-samples", "--append-samples", "-a",
                        f"rounds={FOLLOW_UP_ROUNDS}"]
         for r in batch:
-            args += ["--bench", compare.asv_pattern(r)]
+            args += ["--bench", asv_pattern(r.benchmark, r.params)]
         asvrun.asv(args, env, root, timeout=left)
 
     def rejudge():

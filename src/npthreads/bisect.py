@@ -15,7 +15,7 @@ environments that differ in one thing only, measured together:
    one session, and calls it old or new only when it matches one end and
    differs from the other; otherwise it stops and says it cannot tell.
 
-Verdicts use ``compare``'s machinery on asv's rounds (``evidence``): a pair
+Verdicts use the comparison engine's machinery (``comparison``) on asv's rounds (``evidence``): a pair
 differs when its ratio is beyond the row's resolution and the rounds
 separate. The measurements go to a scratch results directory
 (``.asv/bisect/results``); the environments are shared with ``npthreads
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import UsageError, asvrun, evidence, results
+from .comparison import asv_pattern, compare_one
 from .openblas_build import OPENBLAS_VAR, PACKAGE, SWAPPABLE_FROM, numbers
 from .units import format_minutes
 from .verdicts import FASTER, SLOWER
@@ -212,8 +213,7 @@ class RowSpec:
     @property
     def pattern(self):
         """asv's -b regex for exactly this combination."""
-        combo = ", ".join(repr(v) for _, v in self.params)
-        return f"^{re.escape(self.benchmark)}\\({re.escape(combo)}\\)$"
+        return asv_pattern(self.benchmark, dict(self.params))
 
     def __str__(self):
         name = ".".join(self.benchmark.split(".")[-2:])
@@ -226,12 +226,8 @@ def resolve_row(results_dir, name, given):
     path = Path(results_dir) / "benchmarks.json"
     if not path.is_file():
         raise UsageError(f"{path} is missing: run `make bench` (or asv run) once first")
-    try:
-        suite = json.loads(path.read_text())
-    except ValueError:
-        raise UsageError(f"{path} is not valid JSON")
-    matches = [b for b in suite if isinstance(suite[b], dict)
-               and (b == name or b.endswith("." + name))]
+    suite = results.load_benchmarks(results_dir)
+    matches = [b for b in suite if b == name or b.endswith("." + name)]
     if len(matches) != 1:
         near = sorted(b for b in suite if name.split(".")[-1] in b)[:5]
         raise UsageError(f"benchmark {name!r} {'is ambiguous' if matches else 'not found'}"
@@ -240,7 +236,7 @@ def resolve_row(results_dir, name, given):
     names, values = info.get("param_names", []), info.get("params", [])
     params = []
     for pname, choices in zip(names, values):
-        labels = [_label(c) for c in choices]
+        labels = [results.param_label(c) for c in choices]
         if pname not in given:
             raise UsageError(f"--param {pname}=... is needed; choose from {', '.join(labels)}")
         if given[pname] not in labels:
@@ -253,11 +249,6 @@ def resolve_row(results_dir, name, given):
     if not evidence.is_timed(matches[0]):
         raise UsageError(f"{matches[0]} is a tracked value, not a time: nothing to bisect")
     return RowSpec(matches[0], tuple(params))
-
-
-def _label(text):
-    """benchmarks.json stores params as reprs ("'1e5 (cache)'")."""
-    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
 
 
 # -- measuring and judging -----------------------------------------------------
@@ -325,7 +316,6 @@ class Bench:
 
     def differ(self, a, b):
         """(SLOWER / FASTER / "", Row) of ``b`` against ``a``."""
-        from .compare import compare_one
         row = compare_one(self.measured[a], self.measured[b], True,
                           evidence.FACTOR, self.noise())
         return (row.verdict if row.verdict in (SLOWER, FASTER) else ""), row

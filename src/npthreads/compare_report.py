@@ -74,9 +74,9 @@ def scenario_lines(rows):
     return lines
 
 
-def noise_line(context):
+def noise_line(c):
     """What the negative control says about this run."""
-    noise = context["noise"]
+    noise = c.noise
     if not noise.control_pair:
         return ("no negative control in this run (no environment duplicates the "
                 "pin-following one): resolutions from the rounds alone")
@@ -98,10 +98,11 @@ def _short(env_name):
     return env_name
 
 
-def session_lines(side_a, side_b, context):
+def session_lines(c):
     """Nothing when both sides share a session; else a plain statement and
     what differs between the two sessions."""
-    if context["one_session"]:
+    side_a, side_b = c.side_a, c.side_b
+    if c.one_session:
         # One session, yet two environments can still run different BLAS
         # builds or kernels (numpy 1.26.4 and 2.0.2 get Cooperlake here,
         # 2.1.3 on SkylakeX): a step may be the kernel, not numpy (issue 9).
@@ -112,7 +113,7 @@ def session_lines(side_a, side_b, context):
     lines = ["the two sides were measured in different sessions: the machine's drift "
              "between them is in every ratio"
              + ("; verdicts gate only on rows re-measured with --confirm"
-                if not context["confirmed"] else "; rows re-measured in one session by --confirm")]
+                if not c.confirmed else "; rows re-measured in one session by --confirm")]
     facts_a, facts_b = side_a.facts(), side_b.facts()
     for fact in facts_a:
         mark = "  " if facts_a[fact] == facts_b[fact] else "* "
@@ -120,17 +121,17 @@ def session_lines(side_a, side_b, context):
     return lines
 
 
-def overall(context):
-    text = ", ".join(f"{n} {v}" for v, n in context["counts"].items() if n)
-    pooled = context.get("pooled_counts") or {}
+def overall(c):
+    text = ", ".join(f"{n} {v}" for v, n in c.counts.items() if n)
+    pooled = c.pooled_counts
     if any(pooled.values()):
         text += ("; pooled over the machine's runs: "
                  + ", ".join(f"{n} {v}" for v, n in pooled.items() if n))
-    newly = context.get("newly_failing", 0)
-    slower = context["counts"][SLOWER] + pooled.get(SLOWER, 0)
-    if context["exit_code"] == EXIT_SLOWER:
+    newly = c.newly_failing
+    slower = c.counts[SLOWER] + pooled.get(SLOWER, 0)
+    if c.exit_code == EXIT_SLOWER:
         verdict = "exit 1: slowdowns beyond each row's resolution"
-    elif slower and not context["gated"]:
+    elif slower and not c.gated:
         verdict = (f"exit 0: {slower} row(s) look slower, but the sides come from different "
                    "sessions; not gated: re-measure them with --confirm")
     else:
@@ -140,26 +141,20 @@ def overall(context):
     return f"{text}; {verdict}"
 
 
-def _criteria(context):
-    return (f"changed = beyond max({context['factor']:g}x, the row's resolution) with the "
+def _criteria(c):
+    return (f"changed = beyond max({c.factor:g}x, the row's resolution) with the "
             f"rounds separated (Mann-Whitney U over round medians, p < "
             f"{evidence.ROUND_ALPHA:g}); resolution = {evidence.Z:g} standard errors from the "
             "rounds, the negative control and the machine's other sessions")
 
 
-def _with_newly_failing(rows, context):
-    return dict(context, newly_failing=sum(1 for r in rows if r.note == "newly failing"),
-                pooled_counts={v: n for v, n in counts(rows, "pooled").items()
-                               if v in (SLOWER, FASTER, UNCHANGED)})
-
-
-def pooled_line(context):
+def pooled_line(c):
     """How the pooled column was made, or why there is none."""
-    runs = context.get("pooled_runs") or 0
+    runs = c.pooled_runs
     if runs:
         return (f"pooled: every full run of this machine that measured both environments "
                 f"as this commit did, {runs} at most, combined by a random-effects "
-                f"meta-analysis; changed = beyond max({context['factor']:g}x, "
+                f"meta-analysis; changed = beyond max({c.factor:g}x, "
                 f"{evidence.Z:g} calibrated standard errors)")
     return ""
 
@@ -180,14 +175,14 @@ def history_text(r):
     return f"{r.verdict} in {r.same_in_other_runs} of {r.other_runs} other {runs}"
 
 
-def history_line(context):
+def history_line(c):
     """Which other runs judged the slower and faster rows again (--history)."""
-    judged = context.get("history") or []
+    judged = c.history
     if judged:
         return (f"other runs: slower and faster rows judged again in {len(judged)} other "
                 f"full run(s) of this machine ({', '.join(c[:8] for c in judged)}), each "
                 "on its own noise model")
-    if context.get("history_asked"):
+    if c.history_asked:
         return "other runs: none of this machine's other full runs has both environments"
     return ""
 
@@ -197,15 +192,16 @@ def _note(r):
     return "  (" + "; ".join(parts) + ")" if parts else ""
 
 
-def render_text(side_a, side_b, rows, shown, context):
-    context = _with_newly_failing(rows, context)
-    out = [f"compare {title(side_a, side_b)} on {context['machine']}",
+def render_text(c, shown):
+    """``shown`` of the comparison ``c``'s rows as a terminal table."""
+    side_a, side_b, rows = c.side_a, c.side_b, c.rows
+    out = [f"compare {title(side_a, side_b)} on {c.machine}",
            f"  from: {side_a.env_name} @ {side_a.commit[:8]}",
            f"  to:   {side_b.env_name} @ {side_b.commit[:8]}",
-           f"  ({_criteria(context)})",
-           f"  {noise_line(context)}"]
-    out += [f"  {line}" for line in [history_line(context), pooled_line(context)] if line]
-    out += [f"  {line}" for line in session_lines(side_a, side_b, context)]
+           f"  ({_criteria(c)})",
+           f"  {noise_line(c)}"]
+    out += [f"  {line}" for line in [history_line(c), pooled_line(c)] if line]
+    out += [f"  {line}" for line in session_lines(c)]
     out.append("")
     table = [("verdict", "ratio", "resolves", "p", "from", "to", "rounds", "pooled",
               "benchmark [params]")]
@@ -230,19 +226,19 @@ def render_text(side_a, side_b, rows, shown, context):
                    f"{evidence.USEFUL:g}x in this run"
                    + (f"; pooled over the machine's runs, {len(pooled)} of them resolve "
                       f"{min(pooled):.2f}x-{max(pooled):.2f}x" if pooled else ""))
-    out += ["", overall(context), ""]
+    out += ["", overall(c), ""]
     return "\n".join(out)
 
 
-def render_markdown(side_a, side_b, rows, shown, context):
-    context = _with_newly_failing(rows, context)
-    out = [f"### npthreads compare: {title(side_a, side_b)}", "",
-           f"Machine `{context['machine']}`; {_criteria(context)}; {noise_line(context)}"
-           + (f"; {history_line(context)}." if history_line(context) else "."), ""]
-    out += [f"> {line.strip()}" for line in session_lines(side_a, side_b, context)]
-    out += ["", f"**{overall(context)}**", ""]
-    out += [f"- **{name}**: {text}" for name, text in scenario_lines(rows)]
-    out += [f"_{pooled_line(context)}._" for _ in [1] if pooled_line(context)]
+def render_markdown(c, shown):
+    """``shown`` of the comparison ``c``'s rows as a Markdown table."""
+    out = [f"### npthreads compare: {title(c.side_a, c.side_b)}", "",
+           f"Machine `{c.machine}`; {_criteria(c)}; {noise_line(c)}"
+           + (f"; {history_line(c)}." if history_line(c) else "."), ""]
+    out += [f"> {line.strip()}" for line in session_lines(c)]
+    out += ["", f"**{overall(c)}**", ""]
+    out += [f"- **{name}**: {text}" for name, text in scenario_lines(c.rows)]
+    out += [f"_{pooled_line(c)}._" for _ in [1] if pooled_line(c)]
     out += ["", "| verdict | ratio | resolves | p | from | to | rounds | pooled | benchmark "
             "| params |", "|---|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in shown:
@@ -266,23 +262,24 @@ def _finite(x):
     return x if x is None or math.isfinite(x) else None
 
 
-def render_json(side_a, side_b, rows, shown, context):
-    context = _with_newly_failing(rows, context)
-    noise = context["noise"]
+def render_json(c, shown):
+    """``shown`` of the comparison ``c``'s rows, and everything the verdicts
+    stand on, as JSON."""
+    noise = c.noise
     data = {
-        "from": _side_json(side_a), "to": _side_json(side_b),
-        "machine": context["machine"], "factor": context["factor"],
+        "from": _side_json(c.side_a), "to": _side_json(c.side_b),
+        "machine": c.machine, "factor": c.factor,
         "round_alpha": evidence.ROUND_ALPHA, "z": evidence.Z,
         "control": {"envs": [env for env, _ in noise.control_pair],
                     "rows": noise.control_rows, "calibration": noise.calibration,
                     "runs_pooled": noise.runs, "session_runs": noise.session_runs},
-        "one_session": context["one_session"], "confirmed": context["confirmed"],
-        "gated": context["gated"], "counts": context["counts"],
-        "other_runs": context.get("history") or [],
-        "newly_failing": context["newly_failing"], "exit_code": context["exit_code"],
-        "pooled_runs": context.get("pooled_runs") or 0,
-        "pooled_counts": context["pooled_counts"],
-        "scenarios": dict(scenario_lines(rows)),
+        "one_session": c.one_session, "confirmed": c.confirmed,
+        "gated": c.gated, "counts": c.counts,
+        "other_runs": c.history,
+        "newly_failing": c.newly_failing, "exit_code": c.exit_code,
+        "pooled_runs": c.pooled_runs,
+        "pooled_counts": c.pooled_counts,
+        "scenarios": dict(scenario_lines(c.rows)),
         "rows": [{"benchmark": r.benchmark, "scenario": r.scenario, "params": r.params,
                   "unit": r.unit, "verdict": r.verdict, "note": r.note,
                   "confirmed": r.confirmed, "other_runs": r.other_runs,

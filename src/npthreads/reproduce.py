@@ -26,52 +26,20 @@ import statistics
 import sys
 from collections import defaultdict
 
-from . import UsageError, asvrun, compare, evidence, pooled, results
-from .report import advice_by_run, version_key
+from . import UsageError, asvrun, evidence, pooled, results
+from .comparison import choose_machine, exit_code, judge_run, pairs_at, select_commit
+from .options import add_factor_option, add_results_options
+from .report import advice_by_run
 from .verdicts import EXIT_SLOWER, FASTER, SLOWER
 
 
 def add_arguments(parser):
-    parser.add_argument("--results", metavar="DIR",
-                        help="asv results directory (default: results/ of the repository)")
-    parser.add_argument("--machine", metavar="NAME",
-                        help="machine whose results to read (default: the only one)")
+    add_results_options(parser)
     parser.add_argument("--commits", nargs="+", metavar="REF",
                         help="the runs to compare (default: the newest three full runs)")
     parser.add_argument("--runs", type=int, default=3,
                         help="how many of the newest full runs, without --commits (default 3)")
-    parser.add_argument("--factor", type=float, default=compare.DEFAULT_FACTOR,
-                        help=f"as for compare (default {compare.DEFAULT_FACTOR})")
-
-
-def pairs_at(measurements, commit):
-    """(numpy label -> environment name, pairs) of the numpy axis at
-    ``commit``: every adjacent numpy pair in release order, then the A/A pair
-    (the pin-following environment and its twin) both ways, if there is one."""
-    envs = {}
-    for m in measurements:
-        if m.commit == commit and m.axis == "numpy":
-            envs.setdefault(m.numpy, m.env_name)
-    matrix = sorted((v for v in envs if v != "pinned"), key=version_key)
-    pairs = list(zip(matrix, matrix[1:]))
-    control = evidence.control_pair(measurements, commit)
-    twin = next((v for v, e in envs.items() if control and e == control[0]), None)
-    if twin:
-        pairs += [(twin, "pinned"), ("pinned", twin)]
-    return envs, pairs
-
-
-def judge_run(measurements, commit, factor):
-    """pair label -> rows, for every pair of ``pairs_at`` at ``commit``; and
-    the run's noise model."""
-    noise = evidence.noise_of(measurements, [commit])
-    envs, pairs = pairs_at(measurements, commit)
-    out = {}
-    for a, b in pairs:
-        side_a = compare.Side.of(measurements, envs[a], commit)
-        side_b = compare.Side.of(measurements, envs[b], commit)
-        out[(a, b)] = compare.compare_sides(side_a, side_b, factor, noise)
-    return out, noise
+    add_factor_option(parser, "as for compare")
 
 
 def judge_pooled(measurements, commits, factor):
@@ -194,7 +162,7 @@ def report(runs_rows, runs_noise, commits, advice, pooled_section=()):
     lines.append("")
     aa = [p for p in pairs if "pinned" in p]
     for pair in aa:
-        codes = [compare.exit_code(rows[pair]) for rows in runs_rows]
+        codes = [exit_code(rows[pair]) for rows in runs_rows]
         flagged = [sum(r.verdict in (SLOWER, FASTER) for r in rows[pair]) for rows in runs_rows]
         lines.append(f"A/A {_label(pair)}: flagged {flagged} rows, exit "
                      f"{codes} ({sum(c == EXIT_SLOWER for c in codes)} of {len(codes)} exit 1)")
@@ -225,12 +193,12 @@ def report(runs_rows, runs_noise, commits, advice, pooled_section=()):
 
 def run(args):
     results_dir = asvrun.results_dir(args.results)
-    machine = compare.choose_machine(results_dir, args.machine)
+    machine = choose_machine(results_dir, args.machine)
     measurements = results.load(results_dir, machine)
     available = evidence.method_runs(measurements)
     if args.commits:
         root = results_dir if results_dir.is_dir() else None
-        commits = [compare.select_commit(available, ref, "a full run", root)
+        commits = [select_commit(available, ref, "a full run", root)
                    for ref in args.commits]
     else:
         if args.runs < 2:
