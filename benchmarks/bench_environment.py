@@ -123,9 +123,9 @@ class MachineLimits(Versioned):
 
 class CacheLimits(Versioned):
     """The bandwidth of each cache level, the ceiling for the rows whose data
-    fits in it (issue 9): judged against the memory triad, the 1e5 dot of
-    the committed runs came out at 210% of "the machine's limit", which says
-    only that the data was not in memory.
+    fits in it: judged against the memory triad, a row whose data sits in
+    cache comes out above 100% of "the machine's limit", which says only
+    that the data was not in memory.
 
     The same triad as ``MachineLimits``, one thread per core, over a working
     set of half the level's capacity across the machine (so it stays

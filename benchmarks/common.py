@@ -68,9 +68,8 @@ class Scenario(Versioned):
     # Wall clock: CPU time would add up across threads and hide the question.
     timer = timeit.default_timer
     # Many short rounds, each a fresh process, with a fixed number of samples
-    # in each (issue 8). On a shared VM the noise lives between processes:
-    # samples within one round agree, rounds minutes apart do not (2 rounds
-    # of 2e7 dot: 10.8-11.4 ms, then 5.5-8.4 ms). So the round, not the
+    # in each. On a shared VM the noise lives between processes: samples
+    # within one round agree, rounds minutes apart do not. So the round, not the
     # sample, is the unit the comparisons count (``npthreads.stats``), and a
     # fixed ``repeat`` lets them cut asv's flat sample list back into rounds
     # (asv appends each round's samples in order). `npthreads bench` runs

@@ -23,9 +23,9 @@ def test_parse_size():
 
 
 def _cell(kind, python, blas, median, spread=0.0, python_label=None, blas_label=None):
-    return {"kind": kind, "python": python_label or str(python), "blas": blas_label or str(blas),
-            "python_threads": python, "blas_threads": blas, "median": median,
-            "q25": median * (1 - spread), "q75": median * (1 + spread)}
+    return advise.Cell(kind, python_label or str(python), blas_label or str(blas),
+                       python_threads=python, blas_threads=blas, median=median,
+                       q25=median * (1 - spread), q75=median * (1 + spread))
 
 
 def test_recommend_prefers_fewer_threads_among_ties_and_rates_oversubscription():
@@ -34,22 +34,22 @@ def test_recommend_prefers_fewer_threads_among_ties_and_rates_oversubscription()
     cells += [_cell("serial", 1, 2, 2.1), _cell("naive", 2, 2, 3.0)]
     advice = advise.recommend(cells, cores=2)
     # (4 x 1) is fastest, but (1 x 2) and (2 x 1) are within 5% with half the threads.
-    assert advice["fastest"] == "ThreadPool(4), BLAS 1 thread"
-    assert (advice["python_threads"], advice["blas_threads"]) in {(1, 2), (2, 1)}
-    assert advice["speedup_over_naive"] == pytest.approx(3.0 / advice["seconds"])
-    assert advice["speedup_over_serial"] == pytest.approx(2.1 / advice["seconds"])
-    assert advice["risk"] == "high"  # 4 x 2 took 3.3 / 1.98 = 1.67x the best that fits
-    assert advice["naive_threads"] == 4
-    over = {o["config"] for o in advice["oversubscribed"]}
+    assert advice.fastest == "ThreadPool(4), BLAS 1 thread"
+    assert (advice.python_threads, advice.blas_threads) in {(1, 2), (2, 1)}
+    assert advice.speedup_over_naive == pytest.approx(3.0 / advice.seconds)
+    assert advice.speedup_over_serial == pytest.approx(2.1 / advice.seconds)
+    assert advice.risk == "high"  # 4 x 2 took 3.3 / 1.98 = 1.67x the best that fits
+    assert advice.naive_threads == 4
+    over = {o.config for o in advice.oversubscribed}
     assert "ThreadPool(4), BLAS 1 thread" in over and "ThreadPool(1), BLAS 2 threads" not in over
 
 
 def test_recommend_low_risk_when_oversubscription_costs_nothing():
     cells = [_cell("grid", p, b, 1.0) for p, b in itertools.product((1, 2, 4), (1, 2))]
     advice = advise.recommend(cells, cores=2)
-    assert advice["risk"] == "low"
-    assert (advice["python_threads"], advice["blas_threads"]) == (1, 1)
-    assert advice["speedup_over_naive"] is None
+    assert advice.risk == "low"
+    assert (advice.python_threads, advice.blas_threads) == (1, 1)
+    assert advice.speedup_over_naive is None
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -87,7 +87,8 @@ def test_tiny_grid_recommends_one_of_its_cells(workload, size):
     assert len(chosen) == 1
     # A workload that never calls the BLAS is advised on Python threads alone.
     assert advice["uses_blas"] == (workload in ("matmul", "dot"))
-    assert advise.label(dict(chosen[0], blas_irrelevant=not advice["uses_blas"])) == advice["best"]
+    cell = advise.Cell(**dict(chosen[0], blas_irrelevant=not advice["uses_blas"]))
+    assert advise.label(cell) == advice["best"]
     assert (chosen[0]["python_threads"], chosen[0]["blas_threads"]) == (
         advice["python_threads"], advice["blas_threads"])
     assert advice["speedup_over_naive"] > 0 and advice["speedup_over_serial"] > 0
@@ -246,7 +247,7 @@ def test_recommend_leaves_the_blas_at_its_default_when_that_is_no_slower():
              _cell("grid", 1, 2, 1.01, blas_label="default"),
              _cell("grid", 2, 2, 1.30, blas_label="default")]
     advice = advise.recommend(cells, cores=2)
-    assert (advice["python"], advice["blas"]) == ("1", "default")
+    assert (advice.python, advice.blas) == ("1", "default")
 
 
 def test_a_workload_without_blas_pools_the_blas_columns():
@@ -255,11 +256,11 @@ def test_a_workload_without_blas_pools_the_blas_columns():
         for blas, t in zip(("1", "cores", "default"), times):
             cell = _cell("grid", count, 1 if blas == "1" else 2, t,
                          python_label=python, blas_label=blas)
-            cell["runs"] = [t, t * 1.01]
+            cell.runs = [t, t * 1.01]
             cells.append(cell)
     advice = advise.recommend(cells, cores=2, uses_blas=False)
-    assert advice["best"] == "ThreadPool(2), any BLAS setting"
-    assert advice["risk"] == "low" and advice["oversubscribed"] == []
+    assert advice.best == "ThreadPool(2), any BLAS setting"
+    assert advice.risk == "low" and advice.oversubscribed == []
 
 
 def test_time_budget_stops_adding_runs_after_three():
@@ -387,4 +388,4 @@ def test_the_race_drops_clearly_slower_cells_and_stops_once_decided():
     cells[0].dropped_after = 4
     cells[0].runs = [0.5] * 5
     advice = advise.recommend(cells, cores=2)
-    assert advice["best"] != advise.label(cells[0])
+    assert advice.best != advise.label(cells[0])

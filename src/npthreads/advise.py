@@ -39,17 +39,39 @@ from . import UsageError, asvrun, choice, cost, evidence, machine, stats
 from .scenarios import SPECS
 from .units import format_seconds
 
-# name -> (what --size counts, default size, default tasks or None, what it runs)
+@dataclass(frozen=True)
+class Workload:
+    """A workload ``--workload`` names."""
+    size_unit: str                # what --size counts: "n" or "elements"
+    default_size: int
+    default_tasks: int | None     # None: one array, split one part per thread
+    what: str                     # what it runs
+    work: str                     # its cost: a key into ``cost.WORK``
+    references: str | None        # the suite's scenario holding its serial and naive cells
+
+
+# Advise's own table (the command line's names, sizes and wording); what a
+# workload costs and whether it calls the BLAS is ``cost.WORK``'s.
 WORKLOADS = {
-    "matmul": ("n", 512, 16, "pairs of n x n matrices, a.dot(b) each"),
-    "dot": ("elements", 20_000_000, None, "one vector dot, split into one part per thread"),
-    "fill": ("n", 1024, 16, "separate n x n arrays, .fill(0) each"),
-    "fill-parts": ("elements", 20_000_000, None, "one array .fill(0), one slice per thread"),
-    "exp": ("elements", 10_000_000, None, "np.exp of one array into another, one slice per thread"),
+    "matmul": Workload("n", 512, 16, "pairs of n x n matrices, a.dot(b) each", "matmul",
+                       "MatmulTutorial"),
+    "dot": Workload("elements", 20_000_000, None,
+                    "one vector dot, split into one part per thread", "dot", None),
+    "fill": Workload("n", 1024, 16, "separate n x n arrays, .fill(0) each", "fill_many",
+                     "FillManyArrays"),
+    "fill-parts": Workload("elements", 20_000_000, None,
+                           "one array .fill(0), one slice per thread", "fill_one",
+                           "FillOneArrayInParts"),
+    "exp": Workload("elements", 10_000_000, None,
+                    "np.exp of one array into another, one slice per thread", "exp",
+                    "ExpInParts"),
 }
-# Workloads whose tasks call the BLAS; in the others its threads sit idle,
-# so only Python threads count towards oversubscription.
-USES_BLAS = {"matmul", "dot"}
+
+
+def workload_uses_blas(workload):
+    """Whether its tasks call the BLAS; else its threads sit idle, so only
+    Python threads count towards oversubscription."""
+    return cost.WORK[WORKLOADS[workload].work].uses_blas
 PYTHON_THREADS = ("1", "cores", "2xcores")
 BLAS_THREADS = ("1", "cores", "default")
 TIE = choice.TIE
@@ -77,7 +99,7 @@ class Cell:
     median: float | None = None   # seconds; None: nothing measured (refused, or no runs)
     q25: float | None = None
     q75: float | None = None
-    # Seconds, one per timed round (from results: per asv round, issue 8);
+    # Seconds, one per timed round (from results: per asv round);
     # the tie rule judges on these where they are known.
     runs: list = field(default_factory=list)
     reason: str | None = None     # why the BLAS limit was refused: the cell is not run
@@ -105,50 +127,12 @@ class Cell:
         return self.key or (self.kind, self.python, self.blas)
 
     def to_json(self):
-        """The dict ``--json`` prints: the keys, in the order, the cells had
-        as dicts (before issue 11), so what reads the JSON sees no change.
-        Which keys depends on where the cell came from."""
-        if self.executor is None:
-            keys = _RESULTS_KEYS
-        elif self.kind == "naive":
-            keys = _NAIVE_KEYS
-        else:
-            keys = _GRID_KEYS
-        out = {k: getattr(self, k) for k in keys}
-        out["runs"] = list(self.runs)
-        if self.blas_irrelevant:
-            out["blas_irrelevant"] = True
-        if self.dropped_after is not None:
-            out["dropped_after"] = self.dropped_after
-        return out
-
-
-_RESULTS_KEYS = ("kind", "python", "blas", "python_threads", "blas_threads",
-                 "median", "q25", "q75", "runs")
-_GRID_KEYS = ("kind", "python", "blas", "executor", "serial_reference", "python_threads",
-              "blas_threads", "runs", "reason", "median", "q25", "q75")
-_NAIVE_KEYS = ("kind", "executor", "python", "blas", "python_threads", "blas_threads",
-               "runs", "reason", "median", "q25", "q75")
-
-
-def as_cell(cell):
-    """A ``Cell`` from a ``Cell`` or a dict of its fields (a cell of the
-    ``--json`` output read back, or one written by hand)."""
-    return cell if isinstance(cell, Cell) else Cell(**cell)
-
-
-class _ByKey:
-    """Read access by the JSON key too (``advice["risk"]``): ``recommend``
-    returned dicts before issue 11, and code written against them still works."""
-
-    def __getitem__(self, key):
-        if key not in self.__dataclass_fields__:
-            raise KeyError(key)
-        return getattr(self, key)
+        """The dict ``--json`` prints: every field."""
+        return dataclasses.asdict(self)
 
 
 @dataclass
-class Oversubscribed(_ByKey):
+class Oversubscribed:
     """A measured configuration that runs more threads than usable cores."""
     config: str                   # its label
     threads: int                  # Python x BLAS threads (Python only if the BLAS sits idle)
@@ -156,7 +140,7 @@ class Oversubscribed(_ByKey):
 
 
 @dataclass
-class Contender(_ByKey):
+class Contender:
     """A cell the fastest measured cannot be told from."""
     config: str
     seconds: float                # its time, on the evidence the choice used
@@ -164,10 +148,9 @@ class Contender(_ByKey):
 
 
 @dataclass
-class Recommendation(_ByKey):
+class Recommendation:
     """What ``recommend`` advises; ``to_json`` is the ``--json`` output's
-    "recommendation" (the keys before issue 16 in their order, then the new
-    ones)."""
+    "recommendation"."""
     best: str                     # label of the cell the advice names: the recommendation,
                                   # or (``decided`` false) the fastest measured
     python: str                   # its grid labels, e.g. "cores" and "default"
@@ -218,17 +201,12 @@ def parse_size(text):
 
 
 def nbytes(workload, size, tasks):
-    if workload == "matmul":
-        return cost.matmul_nbytes(size, tasks)
-    if workload == "fill":
-        return cost.fill_many_nbytes(size, tasks)
-    if workload == "dot":
-        return cost.dot_nbytes(size)
-    return cost.one_array_nbytes(size, arrays=2 if workload == "exp" else 1)
+    spec = WORKLOADS[workload]
+    return cost.WORK[spec.work].nbytes((size, tasks) if spec.default_tasks else size)
 
 
 def describe(workload, size, tasks):
-    if WORKLOADS[workload][0] == "n":
+    if WORKLOADS[workload].size_unit == "n":
         kind = "pairs" if workload == "matmul" else "arrays"
         return f"{workload}: {tasks} {kind} of {size}x{size}"
     return f"{workload}: {size:.3g} elements"
@@ -412,7 +390,6 @@ def decide(cells, uses_blas=True, pooled=None, noise=None):
     pooled, when it has enough runs for every candidate; else the cells'
     rounds are the evidence (``noise``: the results' noise model; without
     it, measured now, the rounds' own spread)."""
-    cells = [as_cell(c) for c in cells]
     if not uses_blas:
         cells = _pool_blas_columns(cells)
     # A cell the race dropped stays out: it was clearly slower than the
@@ -452,9 +429,7 @@ def decide(cells, uses_blas=True, pooled=None, noise=None):
 
 def recommend(cells, cores, uses_blas=True, pooled=None, noise=None,
               settle=choice.SETTLE_ROUNDS):
-    """The ``Recommendation`` from measured cells (see the module docstring):
-    ``Cell``s, or dicts of their fields."""
-    cells = [as_cell(c) for c in cells]
+    """The ``Recommendation`` from measured ``Cell``s (see the module docstring)."""
     decision, by_ident, level, basis = decide(cells, uses_blas, pooled, noise)
     named, fastest = by_ident[decision.named], by_ident[decision.best]
     candidates = [c for c in by_ident.values() if c.kind in ("grid", "serial")]
@@ -489,8 +464,7 @@ def recommend(cells, cores, uses_blas=True, pooled=None, noise=None,
 
 
 def label(cell):
-    """How the output names a configuration (a ``Cell``, or a dict of its fields)."""
-    cell = as_cell(cell)
+    """How the output names a configuration (a ``Cell``)."""
     count = cell.blas_threads
     blas = (f"BLAS default ({count})" if cell.blas == "default"
             else f"BLAS {count} thread{'s' if count != 1 else ''}")
@@ -505,11 +479,6 @@ def label(cell):
 
 # -- reading the suite's results instead -------------------------------------
 
-# workload -> the suite's scenarios whose serial and naive cells (declared in
-# ``scenarios.SPECS``) are its references
-_REFERENCES = {"matmul": "MatmulTutorial", "fill": "FillManyArrays",
-               "fill-parts": "FillOneArrayInParts", "exp": "ExpInParts"}
-
 
 def _role(workload, m):
     """Where a suite measurement goes: ("grid", python, blas), ("serial",),
@@ -521,7 +490,7 @@ def _role(workload, m):
         return ("grid", p["python_threads"], p["blas_threads"])
     if workload == "dot" and s == "DotBlasThreads":
         return ("grid", "1", p["blas_threads"])
-    if s != _REFERENCES.get(workload):
+    if s != WORKLOADS[workload].references:
         return None
     spec = SPECS[s]
     for role, ref in (("serial", spec.serial), ("naive", spec.naive)):
@@ -545,7 +514,7 @@ def _leading_number(size_label):
 def default_env(measurements):
     """The environment a user runs: the pin-following one (numpy "pinned"),
     else the newest numpy of the matrix; never one of the OpenBLAS axis
-    (a build swapped into a numpy, issue 10), which no user installs. None
+    (a build swapped into a numpy), which no user installs. None
     if there is no such environment."""
     from .report import version_key
     envs = {m.env_name: m.numpy for m in measurements if m.axis == "numpy"}
@@ -609,7 +578,7 @@ def from_results(workload, results_dir, size=None, env=None):
                           else machine.resolve_threads(blas, cores)),
             median=m.value, q25=m.q25 if m.q25 is not None else m.value,
             q75=m.q75 if m.q75 is not None else m.value,
-            # The round is the unit (issue 8): a cell's runs are its asv
+            # The round is the unit: a cell's runs are its asv
             # rounds' medians, as in compare and the report.
             runs=evidence.rounds_of(m), key=m.key))
         if blocks[size_label][-1].runs:
@@ -741,7 +710,8 @@ def _check_args(args):
     if args.workload not in WORKLOADS:
         raise UsageError(f"unknown workload {args.workload!r}; choose from "
                          f"{', '.join(WORKLOADS)}")
-    unit, default_size, default_tasks, _ = WORKLOADS[args.workload]
+    default_size, default_tasks = (WORKLOADS[args.workload].default_size,
+                                   WORKLOADS[args.workload].default_tasks)
     if args.tasks is not None and default_tasks is None:
         raise UsageError(f"--tasks applies to matmul and fill, not {args.workload}")
     if args.tasks is not None and args.tasks < 1:
@@ -758,7 +728,7 @@ def _check_args(args):
 
 def run(args):
     size, default_size, tasks = _check_args(args)
-    uses_blas = args.workload in USES_BLAS
+    uses_blas = workload_uses_blas(args.workload)
     started = time.perf_counter()
     blocks = []
     if args.from_results is not None:

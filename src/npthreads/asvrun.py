@@ -100,9 +100,8 @@ def machine_identity(name):
     hardware: arch, CPU model, cores, OS family and memory in whole GiB.
 
     Not the kernel build or memory to the byte: a fresh VM of the same kind
-    said "Linux 6.18.44-fc-v657, 25276510208" where the committed runs said
-    "fc-v669, 25276502016", and every environment's history split in two
-    (issue 9). Those details go to the session log (``record_session``)."""
+    differs in both, and every environment's history would split in two.
+    Those details go to the session log (``record_session``)."""
     facts = machine.machine_facts()
     return {
         "machine": name,
@@ -286,8 +285,7 @@ def measured_anchors(results_dir, machine_name, commit, hosts, coretype=None):
     Why an axis run keeps such an anchor out: asv merges a second run at the
     same commit into the anchor's result file, so the axis session's values
     for those classes would replace the main session's and the numpy view
-    would set them beside the other numpys' from another session (seen in
-    issue 10's run). Left out, the anchor stays one session's throughout;
+    would set them beside the other numpys' from another session. Left out, the anchor stays one session's throughout;
     at a commit ``make bench`` has not run, the axis measures it as before."""
     root = Path(results_dir)
     if not (root / "benchmarks.json").is_file() or not (root / machine_name).is_dir():
@@ -364,7 +362,7 @@ def profile_config(root, profile, numpy=None, coretype=None, axis="numpy",
     if coretype:
         # A forced kernel is part of each environment (its name, so its own
         # history series, and its result files' env_vars), never a silent
-        # shell setting (issue 9).
+        # shell setting.
         for entry in [conf.setdefault("matrix", {})] + conf.get("include", []):
             entry.setdefault("env_nobuild", {})["OPENBLAS_CORETYPE"] = coretype
     name = ("asv.openblas.conf.json" if axis == "openblas" else
@@ -377,22 +375,22 @@ def profile_config(root, profile, numpy=None, coretype=None, axis="numpy",
 
 # Variables that change which OpenBLAS kernel runs or how it schedules, read
 # when numpy is imported. asv passes the user's whole shell environment to the
-# benchmarks, and this machine's shell exports OPENBLAS_CORETYPE=Haswell:
-# with it every environment ran the Haswell kernel (DGEMM ~117 GFLOP/s)
-# instead of the one OpenBLAS detects (SkylakeX/Cooperlake, 85-90), a step in
-# the history no commit caused (issue 9). The thread counts are pinned by the
-# config's env_nobuild; these are removed, so the kernel is the detected one.
-BLAS_ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "GOTO_NUM_THREADS",
-                 "OPENBLAS_MAIN_FREE", "GOTOBLAS_MAIN_FREE", "OPENBLAS_VERBOSE")
+# benchmarks: a shell exporting OPENBLAS_CORETYPE makes every environment run
+# that kernel instead of the detected one, a step in the history no commit
+# caused (docs/measurements.md). The thread counts are pinned by the config's
+# env_nobuild (seed_programs.THREAD_VARIABLES are the thread ones); these are
+# removed, so the kernel is the detected one.
+KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "GOTO_NUM_THREADS",
+                    "OPENBLAS_MAIN_FREE", "GOTOBLAS_MAIN_FREE", "OPENBLAS_VERBOSE")
 
 
 def asv_environ(conf, profile):
     """The environment asv runs in: pythons on PATH, the profile, and none
-    of the BLAS-steering variables of ``BLAS_ENV_VARS``."""
+    of the kernel-steering variables of ``KERNEL_VARIABLES``."""
     env = dict(os.environ)
     env["PATH"] = path_with_pythons(conf)
     env[PROFILE_ENV] = profile
-    for var in BLAS_ENV_VARS:
+    for var in KERNEL_VARIABLES:
         env.pop(var, None)
     return env
 
@@ -409,10 +407,10 @@ def forced_kernel(name):
 
 
 def blas_env_removed(environ=None):
-    """The ``BLAS_ENV_VARS`` set in ``environ`` (default: ours), as VAR=value:
+    """The ``KERNEL_VARIABLES`` set in ``environ`` (default: ours), as VAR=value:
     what ``asv_environ`` keeps away from the benchmarks."""
     environ = os.environ if environ is None else environ
-    return [f"{var}={environ[var]}" for var in BLAS_ENV_VARS if var in environ]
+    return [f"{var}={environ[var]}" for var in KERNEL_VARIABLES if var in environ]
 
 
 # What ``asv`` returns when ``timeout`` stopped it.

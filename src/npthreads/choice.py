@@ -1,12 +1,10 @@
-"""Which configuration to recommend: the one decision rule (issue 16).
+"""Which configuration to recommend: the one decision rule.
 
 The report's grids and ``npthreads advise`` both ask it: of some measured
-configurations (cells), which one should a user run? Before issue 16 each
-had its own answer, and both called "tie" whatever one run's rank test could
-not separate; within one run a threaded cell resolves only ~2x here, so
-anything within 2x of the fastest was a tie and the fewest-threads cell won
-it: 1x1 BLAS threads got the star although 1 x cores was 1.5-2x faster in
-every environment. The rule here states what it knows:
+configurations (cells), which one should a user run? Calling "tie" whatever
+one run's rank test cannot separate hands the fewest-threads cell wins it
+has not earned (within one run a threaded cell resolves only coarsely), so
+the rule here states what it knows:
 
 - the *best* cell is the one with the lowest point estimate;
 - a cell is *clearly slower* when the low end of its ratio to the best
@@ -17,18 +15,17 @@ every environment. The rule here states what it knows:
   BLAS; then the BLAS left at its default; then the grid's own order) whose
   margin is within ``MARGIN``, and states it: "within +X% of the fastest
   measured", X at most 25%. No measured alternative is then faster than the
-  recommended cell beyond that margin. (A first version asked every open
-  cell to lie within 25% of the best at its high end: a wide cell that is
-  slower by its point estimate then blocked any advice, and 13 of 19 rows
-  of the committed results said "cannot tell");
+  recommended cell beyond that margin. (Asking every open cell to lie
+  within 25% of the best at its high end would let a wide cell that is
+  slower by its point estimate block any advice);
 - where no cell's margin fits, it *cannot tell*: it names the fastest
   measured cell and the contenders it cannot separate from, and what would
   settle it.
 
 The intervals come from the evidence the caller has: a machine's full runs
-pooled (``PooledEvidence``, ``npthreads.pooled``; resolutions 1.15-1.3x
-here), or one run's rounds (``RunEvidence``: ``evidence.judge`` and the run's
-noise model, or, measured live, the rounds' own spread).
+pooled (``PooledEvidence``, ``npthreads.pooled``), or one run's rounds
+(``RunEvidence``: ``evidence.judge`` and the run's noise model, or,
+measured live, the rounds' own spread).
 
 Plain dataclasses and functions; standard library only.
 """

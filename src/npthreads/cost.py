@@ -1,4 +1,4 @@
-"""What each workload costs: floating-point operations and bytes (issue 11).
+"""What each workload costs: floating-point operations and bytes.
 
 The one home of these numbers: the benchmarks' memory guards, the report's
 GFLOP/s and GB/s, ``advise`` and ``seed`` all read them here. Plain
@@ -7,6 +7,7 @@ rates without importing the library it measures.
 """
 
 import math
+from dataclasses import dataclass
 
 FLOAT_BYTES = 8  # float64, the dtype of every workload
 
@@ -34,6 +35,33 @@ def fill_many_nbytes(n, count):
 
 def one_array_nbytes(n_elements, arrays=1):
     return arrays * n_elements * FLOAT_BYTES
+
+
+@dataclass(frozen=True)
+class Work:
+    """A workload's cost as a function of its size (a ``profiles`` grid
+    entry: (n, count) for the batches, n elements for the one-array work)."""
+    grid: str                     # the ``profiles`` grid holding its sizes
+    nbytes: object                # size -> bytes its arrays hold
+    flops: object = None          # size -> FLOPs, where the DGEMM peak is its limit
+    uses_blas: bool = False       # its tasks call the BLAS (else BLAS threads sit idle)
+
+    @property
+    def unit(self):
+        """The rate it is judged in: GFLOP/s against the DGEMM peak, else
+        GB/s against the bandwidth of the level that holds its bytes."""
+        return "GFLOP/s" if self.flops else "GB/s"
+
+
+# work kind -> its cost; ``scenarios.Spec.work`` names a scenario's.
+WORK = {
+    "matmul": Work("matmul", lambda s: matmul_nbytes(*s), lambda s: matmul_flops(*s),
+                   uses_blas=True),
+    "dot": Work("dot", dot_nbytes, uses_blas=True),
+    "fill_many": Work("fill_many", lambda s: fill_many_nbytes(*s)),
+    "fill_one": Work("one_array", one_array_nbytes),
+    "exp": Work("one_array", lambda n: one_array_nbytes(n, arrays=2)),
+}
 
 
 # one small BLAS call (numpy#27605): kind -> shapes of its two operands for size n

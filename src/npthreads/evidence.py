@@ -1,12 +1,12 @@
-"""The evidence behind every verdict: rounds, their noise, the control (issue 8).
+"""The evidence behind every verdict: rounds, their noise, the control.
 
 On a shared VM the noise lives between processes, not between samples: the
 samples of one asv round (one process, one stretch of machine state) agree,
 rounds minutes apart do not. A test on pooled samples treats 18 correlated
-samples as 18 independent ones and overstates significance: three full runs
-here had the A/A pair (numpy 2.4.6 against the pin-following environment,
-the same numpy) flag 8-10 of 84 rows each, up to 6.7x, none of them again in
-another run. So, as performance engineers do with replicated experiments,
+samples as 18 independent ones and overstates significance: the A/A pair
+(a numpy against the pin-following environment, the same numpy) then flags
+rows that no other run flags again (docs/method.md). So, as performance
+engineers do with replicated experiments,
 the *round* is the unit here:
 
 - each round is summarised by the median of its samples (asv appends each
@@ -44,22 +44,16 @@ from . import blasfacts, stats
 
 # The least change worth a verdict, whatever a row's resolution: resolutions
 # of single-threaded rows here reach a few percent, and an injected 10%
-# slowdown must be called (issue 8).
+# slowdown must be called.
 FACTOR = 1.05
-# Calibrated standard errors a change must exceed. The A/A differences here
-# are heavier-tailed than a normal: in the first run of this method
-# (a5320941) their |z| had a 90th percentile of 2.5 (calibration x1.51) but
-# reached 4.3-4.5 on three of 84 rows (cache-sized pools, 2-8 threads on 2
-# vCPUs), which Z = 3 (4.5 calibrated) let through. Z = 4 is set from that
-# run and checked on the next two; single-threaded rows (round noise ~1%)
-# still resolve about 4%, so a 10% slowdown stays visible.
+# Calibrated standard errors a change must exceed: the A/A differences are
+# heavier-tailed than a normal, and Z = 3 let some through; single-threaded
+# rows still resolve a 10% slowdown (the calibration: docs/method.md).
 Z = 4.0
 # The rank test over round summaries only has to show that the rounds as a
 # whole moved; the magnitude beyond ``Z`` calibrated errors is what keeps
-# false calls out (A/A: 0 of 84 rows in each of three runs at 0.01 and at
-# 0.05 alike). At 0.01 a real 20% slowdown came out "unstable" on a busy
-# machine (1.205x over 12 against 12 rounds, p = 0.012); 4 against 4 rounds
-# can reach 0.029.
+# false calls out. 0.01 called real slowdowns "unstable" on a busy machine,
+# and 4 against 4 rounds can reach 0.029.
 ROUND_ALPHA = 0.05
 # Rounds a run's typical row needs to count as a run of this method.
 MIN_ROUNDS = 4
@@ -77,8 +71,8 @@ def rounds_of(measurement):
     """The median of each round's samples, in the order asv ran them.
 
     ``per_round`` comes from benchmarks.json (the suite's fixed ``repeat``).
-    Where the samples do not divide into it (results of the suite before
-    issue 8, whose repeat varied 4-5 a round), each sample counts as a
+    Where the samples do not divide into it (older results of the suite,
+    whose repeat varied from round to round), each sample counts as a
     round: those results overstate their own precision, as they always did.
     """
     samples = [s for s in measurement.samples if s is not None and math.isfinite(s) and s > 0]
@@ -115,11 +109,9 @@ def describe_distribution(values, fmt):
 
 
 def disturbed(rounds):
-    """Why a baseline's rounds are too scattered to carry a speed-up, or "".
-
-    In one run (cec5fd47) numpy 2.4.6's serial 384x384 matmul took 49.9 ms
-    against 12-13 ms for every other numpy, and its panel then claimed a
-    4.7x speed-up from a pool (issue 8)."""
+    """Why a baseline's rounds are too scattered to carry a speed-up, or "":
+    a serial baseline disturbed in one run would otherwise credit a pool
+    with a speed-up no other environment shows."""
     if len(rounds) < 2:
         return ""
     if bimodal_split(rounds):
@@ -354,10 +346,9 @@ def noise_of(measurements, commits):
     and the negative control's calibration then come from every session the
     machine has recorded, not from one run's 48 rounds, and the machine's
     other runs say how far each row moves between sessions. Within one run a
-    row's spread and the calibration moved by up to 2x between the three
-    committed runs, and a verdict flipped with them although the ratio
-    itself held (1.83-2.15x for the same row); pooled, every run of a row
-    is judged against the same resolution (issue 8)."""
+    row's spread and the calibration move from run to run, and a verdict
+    flipped with them although the ratio itself held; pooled, every run of
+    a row is judged against the same resolution."""
     full = set(method_runs(measurements))
     pool = set(commits) | full
     groups = {}

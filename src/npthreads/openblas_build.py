@@ -66,7 +66,8 @@ class Refusal(Exception):
 
 def numbers(version):
     """The numbers of a version string, comparable in release order:
-    "0.3.29.dev" -> (0, 3, 29)."""
+    "0.3.29.dev" -> (0, 3, 29). The one reading of a version, numpy's and
+    OpenBLAS's alike (the report orders numpy versions by it)."""
     return tuple(int(x) for x in re.findall(r"\d+", str(version)))
 
 

@@ -11,25 +11,14 @@ size and environment, the environments' facts, and the advice rows.
 """
 
 import math
-import re
 import statistics
 from dataclasses import dataclass, field
 
-from . import blasfacts, choice, cost, evidence, pooled, profiles, results
+from . import UsageError, blasfacts, choice, cost, evidence, machine, pooled, profiles, results
+from .openblas_build import numbers
 from .scenarios import SPECS
 from .units import format_duration
 
-
-# work kind -> (profiles grid key, flops(size), bytes(size) or None, unit).
-# FLOPs are judged against the calibrated DGEMM peak; bytes against the
-# bandwidth of the level that holds them (``limit_for``).
-WORK = {
-    "matmul": ("matmul", lambda s: cost.matmul_flops(*s), None, "GFLOP/s"),
-    "dot": ("dot", None, cost.dot_nbytes, "GB/s"),
-    "fill_many": ("fill_many", None, lambda s: cost.fill_many_nbytes(*s), "GB/s"),
-    "fill_one": ("one_array", None, cost.one_array_nbytes, "GB/s"),
-    "exp": ("one_array", None, lambda n: cost.one_array_nbytes(n, arrays=2), "GB/s"),
-}
 
 FACTS = {  # track (class.method) -> fact name in Env
     "BlasRuntime.track_openblas_version": "openblas",
@@ -114,9 +103,10 @@ class Env:
 
 
 def version_key(numpy):
-    """numpy versions in release order; "pinned" (not chosen by asv) last."""
-    parts = re.findall(r"\d+", numpy)
-    return (0, tuple(int(p) for p in parts)) if parts else (1, ())
+    """numpy versions in release order (``openblas_build.numbers``, the one
+    reading of a version); "pinned" (not chosen by asv) last."""
+    parts = numbers(numpy)
+    return (0, parts) if parts else (1, ())
 
 
 @dataclass
@@ -498,22 +488,25 @@ def _grid(benchmark, spec, row_name, col_name, size, env, cells_ms, env_ms, para
     if spec is None:
         grid.serial_time = None
         return grid
-    for which in ("serial", "naive"):
-        ref = getattr(spec, which)
-        if ref is None:
-            continue
-        setattr(grid, f"{which}_text", ref.text)
-        if ref.scenario is None:
-            params = dict(ref.params)
-            cell = (params.get(row_name, "") if row_name else "", params.get(col_name))
-            setattr(grid, f"{which}_time", grid.time(cell))
-            if cell in cells:
-                setattr(grid, f"{which}_cell", cell)
-        else:
-            found = _find(env_ms, ref.scenario, ref.params, size)
-            setattr(grid, f"{which}_time",
-                    found.value if found is not None and found.status == "ok" else None)
+    grid.serial_text, grid.serial_time, grid.serial_cell = _reference(spec.serial, grid,
+                                                                      env_ms, size)
+    grid.naive_text, grid.naive_time, grid.naive_cell = _reference(spec.naive, grid, env_ms,
+                                                                   size)
     return grid
+
+
+def _reference(ref, grid, env_ms, size):
+    """(how the report names it, its time, its cell if in ``grid``) of a
+    serial or naive reference; ("", None, None) where the scenario has none."""
+    if ref is None:
+        return "", None, None
+    if ref.scenario is None:
+        params = dict(ref.params)
+        cell = (params.get(grid.row_name, "") if grid.row_name else "",
+                params.get(grid.col_name))
+        return ref.text, grid.time(cell), cell if cell in grid.cells else None
+    found = _find(env_ms, ref.scenario, ref.params, size)
+    return ref.text, found.value if found is not None and found.status == "ok" else None, None
 
 
 # -- what the grid's evidence allows it to say (issue 8) ---------------------------
@@ -521,18 +514,18 @@ def _grid(benchmark, spec, row_name, col_name, size, env, cells_ms, env_ms, para
 def threads_of(params, cores):
     """Threads a configuration runs, Python x BLAS, from its labels: "1",
     "cores", "2xcores", "default" (the BLAS's own: one per core),
-    "serial loop", "ThreadPool()" (one per core), "ThreadPool(2xcores)"."""
+    "serial loop", "ThreadPool()" (one per core), "ThreadPool(2xcores)";
+    the thread label itself as ``machine.resolve_threads`` reads it."""
     def count(label):
         label = str(label)
         if label == "serial loop":
             return 1
         if "(" in label:
             label = label[label.index("(") + 1:label.rindex(")")] or "cores"
-        if label in ("cores", "default"):
-            return cores
-        if label.endswith("xcores") and label[:-6].isdigit():
-            return int(label[:-6]) * cores
-        return int(label) if label.isdigit() else None
+        try:
+            return machine.resolve_threads("cores" if label == "default" else label, cores)
+        except UsageError:
+            return None
 
     total = 1
     for name, label in params:
@@ -550,8 +543,8 @@ def _judge_grid(grid, noise, env_ms, spec, across_envs, pooled_evidence=None):
     ok = {k: m for k, m in grid.cells.items() if m.status == "ok" and m.value is not None}
     if not ok:
         return
-    serial = _reference_measurement(grid, spec, env_ms, "serial")
-    naive = _reference_measurement(grid, spec, env_ms, "naive")
+    serial = _reference_measurement(grid, spec.serial if spec else None, env_ms)
+    naive = _reference_measurement(grid, spec.naive if spec else None, env_ms)
     refs = [m for m in (serial, naive) if m is not None and m.status == "ok" and m.value]
     run = choice.RunEvidence({m.key: evidence.rounds_of(m) for m in [*ok.values(), *refs]},
                              {m.key: m.value for m in [*ok.values(), *refs]}, noise)
@@ -597,10 +590,10 @@ def _judge_grid(grid, noise, env_ms, spec, across_envs, pooled_evidence=None):
     grid.levels = {k: level(m.key) for k, m in ok.items()}
     if found:
         grid.runs = min(found.runs(decision.best, m.key) for m in ok.values())
-    for which, m in (("serial", serial), ("naive", naive)):
-        if getattr(spec, which, None) is None:
-            continue
-        setattr(grid, f"{which}_time", level(m.key) if _among(m, refs) else None)
+    if spec is not None and spec.serial is not None:
+        grid.serial_time = level(serial.key) if _among(serial, refs) else None
+    if spec is not None and spec.naive is not None:
+        grid.naive_time = level(naive.key) if _among(naive, refs) else None
     if _among(serial, refs):
         why = evidence.disturbed(evidence.rounds_of(serial))
         typical = statistics.median(across_envs.get(serial.key) or [serial.value])
@@ -619,9 +612,8 @@ def _among(m, measurements):
     return m is not None and any(m is other for other in measurements)
 
 
-def _reference_measurement(grid, spec, env_ms, which):
-    """The Measurement behind the serial or naive baseline, where there is one."""
-    ref = getattr(spec, which) if spec else None
+def _reference_measurement(grid, ref, env_ms):
+    """The Measurement behind the serial or naive baseline ``ref``, where there is one."""
     if ref is None:
         return None
     if ref.scenario is None:
@@ -635,7 +627,7 @@ def _reference_measurement(grid, spec, env_ms, which):
 
 def _size_table(kind):
     """Size label -> numbers, over every profile (labels are unique across them)."""
-    key = WORK[kind][0]
+    key = cost.WORK[kind].grid
     table = {}
     for profile in profiles.PROFILES:
         table.update(profiles.grid(profile).get(key, {}))
@@ -674,7 +666,7 @@ def limit_for(facts, work, amount):
     levels judges only what exceeds nothing it knows: no limit for bytes
     that might sit in cache, rather than a share of the triad that says
     only "this was not memory"."""
-    if WORK[work][1] is not None:
+    if cost.WORK[work].flops is not None:
         peak = facts.get("dgemm_peak_gflops")
         return Limit("DGEMM peak", peak) if peak else None
     sizes = facts.get("cache_bytes") or {}
@@ -695,12 +687,12 @@ def achieved(grid, key=None):
     key = key or grid.fastest
     if spec is None or spec.work is None or key is None or grid.time(key) is None:
         return None
-    _key, flops, nbytes, unit = WORK[spec.work]
+    work = cost.WORK[spec.work]
     size = _size_table(spec.work).get(grid.size)
     if size is None:
         return None
-    amount = flops(size) if flops else nbytes(size)
-    return Achieved(amount / grid.time(key) / 1e9, unit,
+    amount = work.flops(size) if work.flops else work.nbytes(size)
+    return Achieved(amount / grid.time(key) / 1e9, work.unit,
                     limit_for(grid.env.facts, spec.work, amount))
 
 

@@ -1,4 +1,4 @@
-"""What each scenario asks and which of its cells play which role (issue 11).
+"""What each scenario asks and which of its cells play which role.
 
 The one home of the scenarios' roles: the serial baseline and the tutorial's
 naive configuration of each scenario, and its question and layout. The
@@ -32,7 +32,7 @@ class Spec:
     cols: str
     serial: Ref | None
     naive: Ref | None
-    work: str | None = None       # key into WORK: what the machine limit is
+    work: str | None = None       # key into cost.WORK: what the machine limit is
 
 
 def _ref(text, scenario=None, **params):

@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from . import UsageError, machine, stats
 from .units import format_minutes, format_seconds
 from .seed_programs import (
-    BLAS_ENV_VARS, CLAIMS, DEFAULT_REPEAT, DEFAULT_SCALE, EXPERIMENTS, GROUP_TITLES,
-    MARGIN, MARKER, describe, nbytes, seed_program, sizes, tutorial_program,
+    CLAIMS, DEFAULT_REPEAT, DEFAULT_SCALE, EXPERIMENTS, GROUP_TITLES, MARGIN, MARKER,
+    THREAD_VARIABLES, describe, nbytes, seed_program, sizes, tutorial_program,
 )
 
 
@@ -128,7 +128,7 @@ def clean_environ():
     thread variables, so "default" means the BLAS's own default as in the
     tutorial and S4's OMP_NUM_THREADS is not outranked by OPENBLAS_NUM_THREADS."""
     env = dict(os.environ)
-    cleared = [name for name in BLAS_ENV_VARS if env.pop(name, None) is not None]
+    cleared = [name for name in THREAD_VARIABLES if env.pop(name, None) is not None]
     return env, cleared
 
 

@@ -192,8 +192,8 @@ MARGIN = 0.05          # the tutorial's own "margin of error" (S4 vs S5: 5.0%)
 DEFAULT_SCALE = "0.08"  # 1.5-3 minutes on 2 cores with 10 repeats; under 1.5 GiB
 DEFAULT_REPEAT = 10     # even: each order (see ``measure``) runs equally often
 # Variables that would change the BLAS thread count under the program's feet.
-BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS",
-                 "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS",
+                    "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 MARKER = "NPTHREADS-SEED "
 # Appended after the tutorial's own last line, so outside every timed region.
 _REPORT = """

@@ -1,4 +1,4 @@
-"""Statistics of measured runs, in one place (issue 11): the summary of a
+"""Statistics of measured runs, in one place: the summary of a
 set of runs, the notch interval for its median, and the significance test
 behind ``npthreads compare``.
 

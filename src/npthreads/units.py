@@ -1,5 +1,5 @@
 """How a measured value is written for people: the one home of duration
-and rate formatting (issue 11).
+and rate formatting.
 
 - ``format_duration``: the report pages and plots ("3.2 ms", "41.7 µs");
 - ``format_value``: compact, for the comparison tables and the evidence's
