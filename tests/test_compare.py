@@ -13,7 +13,7 @@ import pytest
 from npthreads import cli, stats
 
 from . import asv_files
-from .conftest import ROOT
+from .conftest import ROOT, run_cli
 
 MACHINE = "testbox"
 COMMIT_A = "a" * 40
@@ -650,3 +650,23 @@ def test_the_gil_selects_a_free_threaded_environment():
         select_env(envs, "numpy==2.2.6,gil==on")
     with pytest.raises(UsageError, match="say on or off"):
         select_env(envs, "numpy==2.4.6,gil==maybe")
+
+
+def test_the_same_environment_on_two_machines_is_compared_and_never_gated():
+    """The committed results hold two machines: the pin-following numpy on
+    each, each side its machine's newest commit, judged on both machines'
+    noise; what 'cores' means on each side is said; --confirm refuses."""
+    proc = run_cli("compare", "--machine", "amd-epyc-2cpu-24gib", "--to-machine",
+                   "amd-epyc-2cpu-quota1-24gib", "--from", "numpy==2.4.6", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["machine"] == "amd-epyc-2cpu-24gib"
+    assert data["other_machine"] == "amd-epyc-2cpu-quota1-24gib"
+    assert sum(1 for r in data["rows"] if r["ratio"]) > 50
+    text = run_cli("compare", "--machine", "amd-epyc-2cpu-24gib", "--to-machine",
+                   "amd-epyc-2cpu-quota1-24gib", "--from", "numpy==2.4.6").stdout
+    assert "two machines" in text and "usable cores (what 'cores' means): 2 -> 1" in text
+    refused = run_cli("compare", "--machine", "amd-epyc-2cpu-24gib", "--to-machine",
+                      "amd-epyc-2cpu-quota1-24gib", "--from", "numpy==2.4.6", "--confirm")
+    assert refused.returncode == 2 and "two machines" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1

@@ -187,7 +187,13 @@ def add_arguments(parser):
     which.add_argument("--env", metavar="ENV",
                        help="environment of both sides when comparing commits "
                             "(default: the pin-following one)")
-    add_results_options(parser.add_argument_group("which results"))
+    results_group = parser.add_argument_group("which results")
+    add_results_options(results_group)
+    results_group.add_argument(
+        "--to-machine", metavar="NAME",
+        help="take the 'to' side from this machine's results (the 'from' side from "
+             "--machine's): the same environment on two machines, each side its machine's "
+             "newest commit unless named; judged on both machines' noise, never gated")
     judge = parser.add_argument_group("verdict and output")
     add_factor_option(judge)
     judge.add_argument("--only-changed", action="store_true",
@@ -245,7 +251,10 @@ def run(args):
     c = comparison.load_comparison(
         args.results, args.machine, factor=args.factor, from_env=args.from_env,
         to_env=args.to_env, env=args.env, commit=args.commit, from_commit=args.from_commit,
-        to_commit=args.to_commit, commits=args.commits)
+        to_commit=args.to_commit, commits=args.commits, to_machine=args.to_machine)
+    if args.confirm and c.other_machine:
+        raise UsageError("--confirm re-measures both sides in one session on this machine; "
+                         "sides on two machines cannot be")
     if args.confirm:
         raced = confirm(c, most=args.confirm_max, rounds=args.confirm_rounds,
                         timeout=args.confirm_timeout, config=args.config)

@@ -110,10 +110,15 @@ def session_lines(c):
         return [f"note: the sides ran different {fact}: {facts_a[fact]} -> {facts_b[fact]}"
                 for fact in ("BLAS kernel", "thread variables")
                 if facts_a[fact] != facts_b[fact]]
-    lines = ["the two sides were measured in different sessions: the machine's drift "
-             "between them is in every ratio"
-             + ("; verdicts gate only on rows re-measured with --confirm"
-                if not c.confirmed else "; rows re-measured in one session by --confirm")]
+    if c.other_machine:
+        lines = [f"the sides come from two machines ({c.machine} -> {c.other_machine}), "
+                 "each judged with the larger of the two machines' noise; informative, "
+                 "never gated"]
+    else:
+        lines = ["the two sides were measured in different sessions: the machine's drift "
+                 "between them is in every ratio"
+                 + ("; verdicts gate only on rows re-measured with --confirm"
+                    if not c.confirmed else "; rows re-measured in one session by --confirm")]
     facts_a, facts_b = side_a.facts(), side_b.facts()
     for fact in facts_a:
         mark = "  " if facts_a[fact] == facts_b[fact] else "* "
@@ -131,6 +136,9 @@ def overall(c):
     slower = c.counts[SLOWER] + pooled.get(SLOWER, 0)
     if c.exit_code == EXIT_SLOWER:
         verdict = "exit 1: slowdowns beyond each row's resolution"
+    elif slower and c.other_machine:
+        verdict = (f"exit 0: {slower} row(s) slower on {c.other_machine}; two machines "
+                   "are compared, not gated")
     elif slower and not c.gated:
         verdict = (f"exit 0: {slower} row(s) look slower, but the sides come from different "
                    "sessions; not gated: re-measure them with --confirm")
@@ -195,7 +203,8 @@ def _note(r):
 def render_text(c, shown):
     """``shown`` of the comparison ``c``'s rows as a terminal table."""
     side_a, side_b, rows = c.side_a, c.side_b, c.rows
-    out = [f"compare {title(side_a, side_b)} on {c.machine}",
+    where = f"{c.machine} -> {c.other_machine}" if c.other_machine else c.machine
+    out = [f"compare {title(side_a, side_b)} on {where}",
            f"  from: {side_a.env_name} @ {side_a.commit[:8]}",
            f"  to:   {side_b.env_name} @ {side_b.commit[:8]}",
            f"  ({_criteria(c)})",
@@ -233,7 +242,8 @@ def render_text(c, shown):
 def render_markdown(c, shown):
     """``shown`` of the comparison ``c``'s rows as a Markdown table."""
     out = [f"### npthreads compare: {title(c.side_a, c.side_b)}", "",
-           f"Machine `{c.machine}`; {_criteria(c)}; {noise_line(c)}"
+           f"Machine `{c.machine}`" + (f" -> `{c.other_machine}`" if c.other_machine else "")
+           + f"; {_criteria(c)}; {noise_line(c)}"
            + (f"; {history_line(c)}." if history_line(c) else "."), ""]
     out += [f"> {line.strip()}" for line in session_lines(c)]
     out += ["", f"**{overall(c)}**", ""]
@@ -268,7 +278,7 @@ def render_json(c, shown):
     noise = c.noise
     data = {
         "from": _side_json(c.side_a), "to": _side_json(c.side_b),
-        "machine": c.machine, "factor": c.factor,
+        "machine": c.machine, "other_machine": c.other_machine or None, "factor": c.factor,
         "round_alpha": evidence.ROUND_ALPHA, "z": evidence.Z,
         "control": {"envs": [env for env, _ in noise.control_pair],
                     "rows": noise.control_rows, "calibration": noise.calibration,

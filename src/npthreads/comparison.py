@@ -89,7 +89,9 @@ class Side:
         peak = self.tracked("track_dgemm_peak_gflops")
         triad = self.tracked("track_triad_gbytes_per_s")
         env_vars = next((m.env_vars for m in self.measurements.values()), {})
+        cores = self.tracked("track_usable_cores")
         return {
+            "usable cores (what 'cores' means)": f"{cores:.0f}" if cores else "-",
             "OpenBLAS": self.openblas or "-",
             "BLAS kernel": blasfacts.decode(blasfacts.ARCHITECTURES, kernel)
             if kernel is not None else "-",
@@ -162,6 +164,8 @@ class Row:
 # -- choosing the two sides ---------------------------------------------------
 
 def choose_machine(results_dir, wanted):
+    """The machine ``wanted`` names, else the only one, else this host's
+    (``asvrun.machine_name``) when it has results."""
     names = list(results.machines(results_dir))
     if wanted:
         if wanted not in names:
@@ -170,6 +174,9 @@ def choose_machine(results_dir, wanted):
         return wanted
     if len(names) == 1:
         return names[0]
+    here = asvrun.machine_name()
+    if here in names:
+        return here
     if not names:
         raise UsageError(f"{results_dir}: no machine has results (run the benchmarks first)")
     raise UsageError(f"results of several machines under {results_dir}; "
@@ -346,6 +353,36 @@ def choose_sides(measurements, *, from_env=None, to_env=None, env=None, commit=N
         raise UsageError(f"both sides are {env_a} at {commit_a[:8]}: nothing to compare")
 
     return [Side.of(measurements, env_a, commit_a), Side.of(measurements, env_b, commit_b)]
+
+
+def choose_side(measurements, selector, ref, root):
+    """One side from one machine's measurements: the environment
+    ``selector`` names (default: the pin-following one) at commit ``ref``
+    (default: its newest)."""
+    by_env = {}
+    for m in measurements:
+        by_env.setdefault(m.env_name, {}).setdefault(m.commit, m.date)
+    if not by_env:
+        raise UsageError("the results hold no measurements")
+    envs = {e: next(env_label(m) for m in measurements if m.env_name == e) for e in by_env}
+    env = select_env(envs, selector) if selector else default_env(envs)
+    commits = sorted(by_env[env], key=by_env[env].get, reverse=True)
+    commit = select_commit(commits, ref, env, root) if ref else commits[0]
+    return Side.of(measurements, env, commit)
+
+
+def combined_noise(a, b):
+    """Noise for two sides measured on two machines: each row's larger
+    round spread, the larger calibration and session movement of the two
+    machines (a cross-machine pair is never one session)."""
+    keys = set(a.sigma) | set(b.sigma)
+    return evidence.Noise(
+        sigma={k: max(a.sigma.get(k, 0.0), b.sigma.get(k, 0.0)) for k in keys},
+        session={k: max(a.session.get(k, 0.0), b.session.get(k, 0.0))
+                 for k in set(a.session) | set(b.session)},
+        calibration=max(a.calibration, b.calibration), control_pair=a.control_pair,
+        control_rows=a.control_rows, runs=min(a.runs, b.runs),
+        session_runs=min(a.session_runs, b.session_runs))
 
 
 def same_session(side_a, side_b, gap_ms=SESSION_GAP_MS):
@@ -599,6 +636,9 @@ class Comparison:
     history: list = field(default_factory=list)   # other runs that judged the rows again
     history_asked: int = 0            # how many other runs were asked for
     pooled_runs: int = 0              # runs the most-pooled row combined (0: none)
+    # Side b's machine when it is not side a's (a cross-machine comparison:
+    # informative, never gated, judged on both machines' noise).
+    other_machine: str = ""
 
     @property
     def gated(self):
@@ -638,6 +678,8 @@ class Comparison:
     def judge_history(self, most=HISTORY_RUNS):
         """Judge the rows again in up to ``most`` other full runs
         (``judge_in_other_runs``)."""
+        if self.other_machine:
+            return          # other runs of one machine say nothing of two
         self.history = judge_in_other_runs(self.measurements, self.side_a, self.side_b,
                                            self.rows, self.factor, most)
         # two commits have no other runs of the same pair to ask
@@ -645,11 +687,14 @@ class Comparison:
 
     def judge_pooled(self):
         """Pool each row over the machine's full runs (``judge_pooled``)."""
+        if self.other_machine:
+            return
         self.pooled_runs = judge_pooled(pooled.history_of(self.measurements), self.side_a,
                                         self.side_b, self.rows, self.factor)
 
 
-def load_comparison(results_dir=None, machine=None, *, factor=DEFAULT_FACTOR, **sides):
+def load_comparison(results_dir=None, machine=None, *, factor=DEFAULT_FACTOR, to_machine=None,
+                    **sides):
     """The comparison of the two sides ``sides`` name (``choose_sides``'s
     keywords) in the results under ``results_dir`` (default: the
     repository's) of ``machine`` (default: the only one), every row judged
@@ -658,8 +703,32 @@ def load_comparison(results_dir=None, machine=None, *, factor=DEFAULT_FACTOR, **
     machine = choose_machine(results_dir, machine)
     measurements = results.load(results_dir, machine)
     root = results_dir if results_dir.is_dir() else Path.cwd()
+    if to_machine and to_machine != machine:
+        return _across_machines(results_dir, machine, measurements, to_machine, factor, root,
+                                **sides)
     side_a, side_b = choose_sides(measurements, root=root, **sides)
     noise = evidence.noise_of(measurements, sorted({side_a.commit, side_b.commit}))
     rows = compare_sides(side_a, side_b, factor, noise)
     return Comparison(results_dir, machine, measurements, side_a, side_b, noise, factor, rows,
                       one_session=same_session(side_a, side_b))
+
+
+def _across_machines(results_dir, machine, measurements, to_machine, factor, root, *,
+                     from_env=None, to_env=None, env=None, commit=None, from_commit=None,
+                     to_commit=None, commits=None):
+    """The same (or another) environment on two machines: each side its
+    machine's newest commit unless named, judged on both machines' noise."""
+    if commits:
+        raise UsageError("across machines give --from-commit/--to-commit (or --commit), "
+                         "not --commits")
+    if env and (from_env or to_env):
+        raise UsageError("give --env or --from/--to, not both")
+    other = choose_machine(results_dir, to_machine)
+    theirs = results.load(results_dir, other)
+    side_a = choose_side(measurements, from_env or env, from_commit or commit, root)
+    side_b = choose_side(theirs, to_env or from_env or env, to_commit or commit, root)
+    noise = combined_noise(evidence.noise_of(measurements, [side_a.commit]),
+                           evidence.noise_of(theirs, [side_b.commit]))
+    rows = compare_sides(side_a, side_b, factor, noise)
+    return Comparison(results_dir, machine, measurements, side_a, side_b, noise, factor, rows,
+                      one_session=False, other_machine=other)
