@@ -1,7 +1,7 @@
 """``npthreads bisect``: which OpenBLAS build changed a row, and does numpy play a part?
 
 Every numpy wheel vendors its own OpenBLAS, so a step between two numpy
-versions mixes two causes (issue 10). This command separates them with
+versions mixes two causes. This command separates them with
 environments that differ in one thing only, measured together:
 
 1. *Attribution.* In one asv session, interleaved: the two numpys as their

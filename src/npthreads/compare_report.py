@@ -105,7 +105,7 @@ def session_lines(c):
     if c.one_session:
         # One session, yet two environments can still run different BLAS
         # builds or kernels (numpy 1.26.4 and 2.0.2 get Cooperlake here,
-        # 2.1.3 on SkylakeX): a step may be the kernel, not numpy (issue 9).
+        # 2.1.3 on SkylakeX): a step may be the kernel, not numpy.
         facts_a, facts_b = side_a.facts(), side_b.facts()
         return [f"note: the sides ran different {fact}: {facts_a[fact]} -> {facts_b[fact]}"
                 for fact in ("BLAS kernel", "thread variables")

@@ -1,6 +1,6 @@
 """``npthreads reproducibility``: do the verdicts hold when measured again?
 
-A verdict that flips when measured again is worse than none (issue 8). Given
+A verdict that flips when measured again is worse than none. Given
 several full runs in ``results/`` (one commit each, every environment of the
 matrix), this judges, in every run on its own, each adjacent numpy pair and
 the A/A pair (the pin-following environment against the matrix entry with
