@@ -8,7 +8,9 @@ SIZES = GRID["dot"]
 
 
 class DotBlasThreads(Scenario):
-    """Does a threaded BLAS speed up one large vector dot, limits set at run time?"""
+    """Does a threaded BLAS speed up one large vector dot? (tutorial S4-S5)
+
+    The limits are set at run time (threadpoolctl)."""
     params = [list(SIZES), ["1", "cores", "2xcores", "default"]]
     param_names = ["size", "blas_threads"]
 
@@ -36,9 +38,11 @@ class DotRate(Rate):
 
 
 class DotEnvVarTutorial(Scenario):
-    """The tutorial's way (S4 vs S5): ``OMP_NUM_THREADS`` set before numpy is
-    imported, in a fresh interpreter, timing vector creation and the dot as
-    the tutorial's program does (the import itself is not timed)."""
+    """The tutorial's OMP_NUM_THREADS before import, vector creation included (S4-S5)
+
+    The tutorial's way: ``OMP_NUM_THREADS`` set before numpy is imported, in
+    a fresh interpreter, timing vector creation and the dot as the
+    tutorial's program does (the import itself is not timed)."""
     params = [list(SIZES), ["1", "default"]]
     param_names = ["size", "omp_num_threads"]
     # Each sample starts an interpreter: two per round (their mean is the

@@ -11,7 +11,7 @@ POOLS = ["serial loop"] + [f"ThreadPool({t})" for t in GRID["python_threads"]]
 
 
 class FillManyArrays(Scenario):
-    """Does a thread pool speed up filling many separate arrays?
+    """Does a thread pool speed up filling many separate arrays? (tutorial S6-S7)
 
     S6 is the serial loop and S7 ``ThreadPool().map`` with its default
     chunksize; the allocation the tutorial also timed is left out here (it
@@ -35,7 +35,7 @@ class FillManyArrays(Scenario):
 
 
 class FillOneArrayInParts(Scenario):
-    """Does filling one large array as one slice per thread speed it up?"""
+    """Does filling one large array, one slice per thread, speed it up?"""
     params = [list(ONE), POOLS]
     param_names = ["size", "executor"]
 

@@ -14,7 +14,7 @@ def _batch(self, size):
 
 
 class MatmulTutorial(Scenario):
-    """Does a default ``ThreadPool()`` lose to BLAS threads alone?
+    """Does a default ``ThreadPool()`` lose to BLAS threads alone? (tutorial S1-S3)
 
     S1 is the serial loop, S2 ``ThreadPool().starmap``, S3 the same with the
     tutorial's chunksize=25 of 100 tasks (a quarter of the tasks per chunk);
@@ -55,7 +55,7 @@ class MatmulThreadSplit(Scenario):
 
 
 class MatmulExecutors(Scenario):
-    """Which executor serves a batch of matmuls best, at one worker per core?
+    """Which executor serves a batch of matmuls best, one worker per core?
 
     Thread pools share the arrays; a process pool pickles them both ways and
     limits BLAS threads inside each worker."""

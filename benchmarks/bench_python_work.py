@@ -18,7 +18,8 @@ POOLS = ["serial loop"] + [f"ThreadPool({t})" for t in GRID["python_work_threads
 
 class PythonBetweenCalls(Scenario):
     """Does a pool of Python threads speed up many small numpy calls with
-    Python work between them?
+    Python work between them? (the GIL's question: free-threaded CPython
+    against the rest)
 
     The same tasks (each a loop of calls, each call followed by per-item
     Python work) from a serial loop or a thread pool. The BLAS is held at one
