@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -137,10 +138,23 @@ def test_which_reported_versions_name_a_build(reported, expected, same):
 # -- the environments asv builds for each axis ------------------------------------
 
 def _asv_names(config):
+    """Every environment name asv computes from ``config``; asv skips an
+    environment whose Python it cannot find, so a stand-in named like each
+    interpreter the config asks for is put on PATH (the name is all asv
+    needs here)."""
     from asv import environment
     from asv.config import Config
-    return [e.name for e in environment.get_environments(Config.load(str(config)), None,
-                                                         verbose=False)]
+    conf = Config.load(str(config))
+    pythons = set(conf.pythons) | {inc["python"] for inc in conf.include if "python" in inc}
+    with tempfile.TemporaryDirectory() as stand_ins:
+        for python in pythons:
+            os.symlink(sys.executable, os.path.join(stand_ins, f"python{python}"))
+        old = os.environ["PATH"]
+        os.environ["PATH"] = stand_ins + os.pathsep + old
+        try:
+            return [e.name for e in environment.get_environments(conf, None, verbose=False)]
+        finally:
+            os.environ["PATH"] = old
 
 
 def _builds_in(conf):
