@@ -28,7 +28,7 @@ The rule, for one graph (benchmark, parameter combination, environment):
    architecture codes) is a fact about the environment, never a regression.
 2. Levels. Each session's level is the median of its round summaries
    (``evidence.rounds_of``; a track's one value): the round, not the
-   sample, is the unit of noise (issue 8).
+   sample, is the unit of noise.
 3. Hosts. The suite records, in every environment of every session, facts
    about the host (``HOST_FACTS``: the CPU family OpenBLAS detects, the
    usable cores, the cache sizes). Sessions are only compared with

@@ -120,7 +120,7 @@ class Grid:
     pooled over the machine's full runs where every cell has at least
     ``pooled.MIN_RUNS`` comparable runs, else this run's own. So every
     figure a page shows for a grid (heat map, table, advice) agrees with the
-    ratios the choice was made on (issue 16)."""
+    ratios the choice was made on."""
     benchmark: str
     scenario: str
     size: str                     # the params outside the heat map, as text
@@ -243,7 +243,7 @@ class Report:
     envs: list                    # Env, numpy release order
     grids: list                   # Grid, in scenario, size, env order
     specs: dict = field(default_factory=dict)   # benchmark -> Spec (None: generic)
-    # The OpenBLAS axis (issue 10): one numpy with swapped OpenBLAS builds,
+    # The OpenBLAS axis: one numpy with swapped OpenBLAS builds,
     # and that numpy's own environment of the numpy axis as the anchor.
     axis_envs: list = field(default_factory=list)
     axis_grids: list = field(default_factory=list)
@@ -321,7 +321,7 @@ def _env_facts(measurements):
 def build(results_dir, machine, commit=None):
     """The report of one machine, from its newest result per environment
     (or from one ``commit``'s run). Environments with a swapped OpenBLAS
-    build (issue 10) make the OpenBLAS view, next to the numpy axis, with
+    build make the OpenBLAS view, next to the numpy axis, with
     the numpy axis's environment of the same numpy as its anchor.
 
     Each grid is judged on the machine's full runs pooled (``pooled``) up
@@ -509,7 +509,7 @@ def _reference(ref, grid, env_ms, size):
     return ref.text, found.value if found is not None and found.status == "ok" else None, None
 
 
-# -- what the grid's evidence allows it to say (issue 8) ---------------------------
+# -- what the grid's evidence allows it to say -------------------------------------
 
 def threads_of(params, cores):
     """Threads a configuration runs, Python x BLAS, from its labels: "1",
@@ -602,7 +602,7 @@ def _judge_grid(grid, noise, env_ms, spec, across_envs, pooled_evidence=None):
                    "environments")
         grid.serial_disturbed = why
         # Pooled, a scattered run is one of several, weighted by its own
-        # spread: the speed-up stands (issue 16). Alone it carries none.
+        # spread: the speed-up stands. Alone it carries none.
         grid.serial_pooled = bool(found and found.interval(decision.best, serial.key))
         if why and not grid.serial_pooled:
             grid.serial_time = None
@@ -660,7 +660,7 @@ class Achieved:
 
 def limit_for(facts, work, amount):
     """The ceiling for ``amount`` FLOPs or bytes of ``work`` in an
-    environment with these ``facts`` (issue 9, item 5). Bytes are judged
+    environment with these ``facts``. Bytes are judged
     against the smallest cache level whose capacity (across the machine)
     holds them, else against the memory triad. A run that measured no cache
     levels judges only what exceeds nothing it knows: no limit for bytes
@@ -744,7 +744,7 @@ class Advice:
         return f"on {same} of {total} numpy versions"
 
     def sentence(self):
-        """The advice in one sentence (issue 16): what to use and what it gains,
+        """The advice in one sentence: what to use and what it gains,
         or which cells the evidence cannot tell apart and what would settle it."""
         g = self.grid
         what = f"{g.scenario} {g.size}".strip() if g.size else g.scenario
