@@ -9,11 +9,18 @@ Two kinds of module live here, and the line between them is ``IN_ENVIRONMENT``:
   (BLAS limits through threadpoolctl), ``machine`` (cores, memory, caches),
   ``profiles`` (the grids), ``blasfacts`` (BLAS facts as codes), ``pinned``
   and ``openblas_build`` (install steps). They never import a tool module.
-- **The tools**, in the project's own venv (asv, matplotlib, jinja2):
-  ``results`` (the one reader of asv's files), ``evidence`` (the statistics),
-  ``compare``, ``reproduce``, ``bisect``, ``report`` + ``pages`` + ``plots``,
-  ``advise``, ``seed``, ``bench``, ``site`` (+ ``regressions``), ``asvrun``
-  and ``cli``.
+- **The tools**, in the project's own venv (asv, matplotlib, jinja2), in
+  three tiers, each importing only from the tiers below it:
+  - the core: ``results`` (reads asv's files; writes nothing), ``migrate``
+    (the one place result files are rewritten), ``evidence``, ``pooled``,
+    ``racing``, ``stats``, ``choice``, ``comparison`` (the comparison
+    engine), ``report`` (+ ``pages``, ``plots``, ``regressions``),
+    ``asvrun``, ``freethreaded``, ``scenarios``, ``units``, ``verdicts``;
+  - the commands, one module each (``cli.COMMANDS``): ``bench``,
+    ``compare`` (+ ``compare_report``), ``reproduce``, ``bisect``,
+    ``advise``, ``seed``, ``site``, ``fleet``; a command never imports
+    another command (``tests/test_layers.py``);
+  - ``cli`` and ``options`` (options several commands share).
 
 ``tests/test_layers.py`` imports the first group with the tools' own
 dependencies unavailable and checks that nothing else comes in.
