@@ -203,9 +203,10 @@ def test_fleet_names_fit_asvs_limit_and_our_check():
 
 
 def test_spawn_where_there_is_no_fork(monkeypatch):
-    assert fleet.launch_method_args() == []  # Linux: asv.conf.json's forkserver
+    from npthreads import asvrun
+    assert asvrun.launch_method_args() == []  # Linux: asv.conf.json's forkserver
     monkeypatch.delattr(os, "fork")
-    assert fleet.launch_method_args() == ["--launch-method", "spawn"]
+    assert asvrun.launch_method_args() == ["--launch-method", "spawn"]
 
 
 def test_machine_name_command_and_bench_machine_option():

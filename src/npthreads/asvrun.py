@@ -16,6 +16,7 @@ machine as on a developer's:
 import json
 import os
 import re
+import socket
 import signal
 import subprocess
 import sys
@@ -441,3 +442,12 @@ def asv(args, env, root, timeout=None, to_stderr=False):
     except KeyboardInterrupt:
         os.killpg(proc.pid, signal.SIGTERM)
         raise
+
+
+def launch_method_args():
+    """asv run's options for the launch method this platform has: asv's
+    forkserver needs fork and Unix sockets (asv.runner.get_spawner), so
+    where either is missing (Windows) each benchmark is spawned."""
+    if hasattr(os, "fork") and hasattr(socket, "AF_UNIX"):
+        return []
+    return ["--launch-method", "spawn"]

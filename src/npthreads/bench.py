@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from . import UsageError, asvrun, evidence, fleet, migrate, racing, results
+from . import UsageError, asvrun, evidence, migrate, racing, results
 from .profiles import PROFILES, active_profile
 
 # The follow-up phase: after the interleaved rounds, the rows of an adjacent
@@ -104,7 +104,7 @@ def run(args):
     asvrun.record_session(results_dir, name, commit, profile, removed, forced, args.axis)
     cmd = ["run", f"{commit}^!", "--config", str(config), "--machine", name,
            "--record-samples", "--show-stderr", "--interleave-rounds"]
-    cmd += fleet.launch_method_args()  # spawn where asv has no forkserver (Windows)
+    cmd += asvrun.launch_method_args()  # spawn where asv has no forkserver (Windows)
     if profile == "quick":
         cmd.append("--quick")
     elif args.axis == "freethreaded":

@@ -14,9 +14,6 @@
   same label lands on different CPUs from one run to the next, and asv puts
   the CPU into every graph's path, so the CPU is in the name and a new kind
   of CPU is a new machine folder, not a step in another's history.
-- ``launch_method_args()``: asv's "forkserver" (asv.conf.json) does not
-  exist where there is no fork (Windows): `npthreads bench` asks for
-  "spawn" there.
 """
 
 import json
@@ -24,7 +21,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,15 +87,6 @@ class name_command:
     def run(args):
         print(fleet_name(args.prefix))
         return 0
-
-
-def launch_method_args():
-    """asv run's options for the launch method this platform has: asv's
-    forkserver needs fork and Unix sockets (asv.runner.get_spawner), so
-    where either is missing (Windows) each benchmark is spawned."""
-    if hasattr(os, "fork") and hasattr(socket, "AF_UNIX"):
-        return []
-    return ["--launch-method", "spawn"]
 
 
 # ---------------------------------------------------------------- merge
