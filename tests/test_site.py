@@ -23,6 +23,9 @@ from . import asv_files, site_fixture
 from .conftest import run_cli
 
 PLACEHOLDER = "c0ffee00" * 5
+# The committed machines: eight full runs on 2 vCPUs, and the same host
+# confined to one CPU by a cgroup quota (one run).
+FULL, QUOTA = "amd-epyc-2cpu-24gib", "amd-epyc-2cpu-quota1-24gib"
 HOSTILE = "<img src=x onerror=alert(1)>"
 CONF = {"version": 1, "project": "fixture", "project_url": "", "repo": ".",
         "branches": ["main"], "dvcs": "git", "environment_type": "virtualenv",
@@ -79,9 +82,14 @@ def test_publish_writes_every_page(published):
     samples = {p.relative_to(published / "samples")
                for p in (published / "samples").rglob("*.json")}
     assert graphs and graphs == samples
+    # the machine facts are out of the graphs' paths: one selector, the machine
+    params = json.loads((published / "index.json").read_text())["params"]
+    assert "machine" in params and "num_cpu" not in params and "cpu" not in params
     pages = reports_of(published)
     assert set(pages) == {"fixture-2cpu", HOSTILE}
     listing = (published / "reports" / "index.html").read_text()
+    assert 'href="machines.html"' in listing
+    assert (published / "reports" / "machines.html").is_file()
     for page in pages.values():
         assert f'href="{page.parent.name}/index.html"' in listing
         text = page.read_text()
@@ -366,10 +374,17 @@ def test_the_committed_advice_keeps_its_promises(repo_root):
     the same in its heat map (★ or ☆) as in the table; a recommendation is
     never slower than the fastest measured cell beyond the margin it states,
     and no margin exceeds 25%; the grids are judged on the runs pooled."""
-    from npthreads import pages, results
+    from npthreads import evidence, pages, pooled, results
     results_dir = repo_root / "results"
-    (machine,) = results.machines(results_dir)
-    rep = report.build(results_dir, machine)
+    assert set(results.machines(results_dir)) >= {FULL, QUOTA}
+    for machine in results.machines(results_dir):
+        runs = len(evidence.method_runs(results.load(results_dir, machine)))
+        _advice_keeps_its_promises(report.build(results_dir, machine),
+                                   pooled_runs=runs >= pooled.MIN_RUNS)
+
+
+def _advice_keeps_its_promises(rep, pooled_runs):
+    from npthreads import pages
     table, sentences = pages._advice_table(rep)
     rows = report.advice(rep)
     assert rows and len(table.rows) == len(rows) == len(sentences)
@@ -403,7 +418,10 @@ def test_the_committed_advice_keeps_its_promises(repo_root):
                                                     if r.cells[0].text == starred[0])
     # five full runs: the grids with enough runs for every cell speak pooled
     pooled = [a for a in rows if a.grid.pooled]
-    assert len(pooled) >= len(rows) - 3
+    if pooled_runs:
+        assert len(pooled) >= len(rows) - 3
+    else:
+        assert pooled == []
     assert all(a.grid.basis.startswith("pooled over ") for a in pooled)
 
 
@@ -412,7 +430,7 @@ def test_advice_by_run_judges_each_run_on_the_runs_up_to_it(repo_root):
     the runs not newer than it (the oldest full run alone pools nothing)."""
     from npthreads import evidence, results
     results_dir = repo_root / "results"
-    (machine,) = results.machines(results_dir)
+    machine = FULL
     every = evidence.method_runs(results.load(results_dir, machine))
     runs = every[:3]
     by_run = report.advice_by_run(results_dir, machine, runs)
@@ -421,3 +439,142 @@ def test_advice_by_run_judges_each_run_on_the_runs_up_to_it(repo_root):
     # pooled over the runs up to the oldest of the three, never a newer one
     known = len(every) - every.index(runs[-1])
     assert all(3 <= g.runs <= known for g in oldest.grids if g.pooled)
+
+
+# -- many machines: the index, the same scenarios across machines, the history --
+
+def test_the_committed_machines_side_by_side(repo_root):
+    """machines.fleet on the committed results: the environments both
+    machines ran, each machine's advice per scenario and size with the
+    threads its labels mean there, and a line for every row."""
+    from npthreads import machines
+    fleet = machines.build(repo_root / "results")
+    assert fleet.machines[:2] == [FULL, QUOTA]
+    assert fleet.common == ["numpy pinned", "numpy 1.26.4", "numpy 2.4.6"]
+    full, quota = fleet.summaries[FULL], fleet.summaries[QUOTA]
+    assert (full.cores, quota.cores) == ("2", "1")
+    assert full.axes == ["numpy", "openblas", "free-threaded"] and quota.axes == ["numpy"]
+    assert full.full_runs >= 8 and quota.full_runs == 1 and quota.environments == 3
+    assert full.blas == "OpenBLAS 0.3.34 (numpy 2.5.5)"
+    assert quota.blas == "OpenBLAS 0.3.31 (numpy 2.4.6)"
+    assert len(fleet.scenarios) >= 19
+    for s in fleet.scenarios:
+        assert [r.env for r in s.rows] == fleet.common and s.line().endswith(".")
+        for r in s.rows:
+            assert [p.machine for p in r.picks] == [FULL, QUOTA]
+            grids = [p.grid for p in r.picks if p.grid]
+            # the same labels on both machines: one grid, cell for cell
+            assert all(g.col_labels == grids[0].col_labels
+                       and g.row_labels == grids[0].row_labels for g in grids)
+            for p in r.picks:
+                if p.grid and p.grid.chosen:
+                    assert p.threads and p.text().endswith(
+                        ("thread", "threads", "thread)", "threads)")), p.text()
+    # the one the quota machine did not measure on the full machine's numpy axis
+    between = [s for s in fleet.scenarios if s.scenario == "PythonBetweenCalls"]
+    assert between and all(r.verdict == "missing" for s in between for r in s.rows)
+    assert between[0].line().startswith(f"Not measured on {FULL} in numpy pinned")
+
+
+def test_a_row_says_where_the_machines_differ():
+    """Scenario.line: the same, differs, not settled, not measured."""
+    from npthreads import machines
+
+    def pick(machine, cores, config, decided):
+        env = report.Env(name="e", numpy="2.4.6", python="3.11", commit="c" * 40, date=0,
+                         facts={"usable_cores": cores})
+        grid = report.Grid(benchmark="b.C.time_x", scenario="C", size="s", env=env,
+                           row_name=None, col_name="blas_threads", row_labels=[""],
+                           col_labels=["1", "cores"], cells={
+                               ("", c): _measurement({"blas_threads": c}) for c in ("1", "cores")},
+                           fastest=("", config), chosen=("", config))
+        # Grid.decided reads only the decision's ``decided``
+        grid.decision = type("Decision", (), {"decided": decided})()
+        return machines.Pick(machine, cores, grid)
+
+    def scenario(*rows):
+        return machines.Scenario("b.C.time_x", "C", "s", [
+            machines.Row("b.C.time_x", "C", "s", env, picks) for env, picks in rows])
+
+    same = scenario(("numpy 2.4.6", [pick("a", 2, "cores", True), pick("b", 1, "cores", True)]))
+    assert same.line() == ("The same on numpy 2.4.6: use blas_threads=cores "
+                           "(threads: 2 on a, 1 on b).")
+    differs = scenario(("numpy 2.4.6", [pick("a", 2, "cores", True), pick("b", 1, "1", True)]))
+    assert differs.differs and differs.line() == (
+        "Differs on numpy 2.4.6: a use blas_threads=cores = 2 threads; "
+        "b use blas_threads=1 = 1 thread.")
+    unsure = scenario(("numpy 2.4.6", [pick("a", 2, "cores", True), pick("b", 1, "1", False)]))
+    assert unsure.line() == ("Not settled on numpy 2.4.6 (b cannot tell; the fastest "
+                             "measured cell differs on every one).")
+    missing = scenario(("numpy pinned", [pick("a", 2, "cores", True),
+                                         machines.Pick("b", 1, None)]))
+    assert missing.line() == "Not measured on b in numpy pinned."
+
+
+def _measurement(params):
+    from npthreads.results import Measurement
+    return Measurement("m", "e", "c", "b.C.time_x", params, 1e-3, "ok", "seconds")
+
+
+def test_the_fixture_index_and_machines_page(tmp_path):
+    """write_reports on the two fixture machines: the index names each one's
+    cores, BLAS, kernel, axes and runs, links machines.html, and that page
+    puts the numpy both ran side by side, names escaped."""
+    from npthreads import pages
+    results_dir = tmp_path / "results"
+    site_fixture.write(results_dir)
+    written = dict(pages.write_reports(results_dir, tmp_path / "reports"))
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert 'href="machines.html"' in index
+    row = re.search(r"<tr><td><a [^>]*>fixture-2cpu</a>.*?</tr>", index).group(0)
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+    assert cells[:9] == ["fixture-2cpu", "2", "Fixture CPU", "8589934592",
+                         "OpenBLAS 0.3.31 (numpy 2.4.6)", "Zen (detected)", "numpy", "2", "0"]
+    page = (tmp_path / "reports" / "machines.html").read_text()
+    assert "Environments every machine ran: numpy 2.4.6." in page
+    assert HOSTILE not in page and html.escape(HOSTILE, quote=True) in page
+    assert page.count('<section id="m') == 5
+    # the same cell on both; its label means 4 threads on 4 cores, 2 on 2
+    hostile = html.escape(HOSTILE, quote=True)
+    assert ("The same on numpy 2.4.6: use python_threads=cores, blas_threads=1 "
+            f"(threads: 4 on {hostile}, 2 on fixture-2cpu).") in page
+    assert (tmp_path / "reports" / "machines.png").stat().st_size > 2000
+    for machine_page in written.values():
+        assert 'href="../machines.html"' in machine_page.read_text()
+
+
+def test_one_series_per_machine_moves_the_facts_out_of_the_paths(tmp_path):
+    """Two machines with different num_cpu: the graphs move to paths without
+    the machine facts (tachyon's machine selector keeps the others as they
+    were), a benchmark an environment never ran gets an empty graph, and
+    regressions.json follows the move."""
+    from npthreads import regressions, site
+    a = {"machine": "a", "num_cpu": "2", "cpu": "X", "python": "3.11", "numpy": "2.4.6",
+         "branch": "main"}
+    b = dict(a, machine="b", num_cpu="1")
+    index = {"params": {"machine": ["a", "b"], "num_cpu": ["1", "2"], "cpu": ["X"],
+                        "python": ["3.11"], "numpy": ["2.4.6"], "branch": ["main"]},
+             "graph_param_list": [a, b], "benchmarks": {"one": {}, "two": {}}}
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    for entry, names in ((a, ["one", "two"]), (b, ["one"])):
+        for name in names:
+            path = tmp_path / regressions.graph_path(entry, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps([[1, 0.5]]))
+    old = regressions.graph_path(a, "two")
+    (tmp_path / "regressions.json").write_text(json.dumps(
+        {"regressions": [["two", old, {"machine": "a", "num_cpu": "2"}, None, 2, 1,
+                          [[1, 2, 1, 2]]]]}))
+    assert site.one_series_per_machine(tmp_path) == 1
+    data = json.loads((tmp_path / "index.json").read_text())
+    assert set(data["params"]) == {"machine", "python", "numpy", "branch"}
+    new_b = data["graph_param_list"][1]
+    assert new_b == {"machine": "b", "python": "3.11", "numpy": "2.4.6", "branch": "main"}
+    assert json.loads((tmp_path / regressions.graph_path(new_b, "one")).read_text()) == \
+        [[1, 0.5]]
+    assert json.loads((tmp_path / regressions.graph_path(new_b, "two")).read_text()) == []
+    assert not (tmp_path / old).exists()
+    (entry,) = json.loads((tmp_path / "regressions.json").read_text())["regressions"]
+    assert entry[1] == regressions.graph_path(data["graph_param_list"][0], "two")
+    assert entry[2] == {"machine": "a"}
+    assert {p.name for p in (tmp_path / "graphs").iterdir()} == {"branch-main"}

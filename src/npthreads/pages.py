@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from . import machines as fleet_model
 from . import plots, pooled, report, results
 from .units import format_duration
 
@@ -424,8 +425,9 @@ def _openblas_view(rep, benchmark, scenario, folder, b_index):
                          for size, grids in sizes])
 
 
-def machine_page(rep, folder):
-    """Write one machine's page and its images into ``folder``."""
+def machine_page(rep, folder, several=False):
+    """Write one machine's page and its images into ``folder``; ``several``:
+    link the page of the same scenarios across machines."""
     folder.mkdir(parents=True, exist_ok=True)
     info = rep.info
     env = rep.advice_env()
@@ -439,25 +441,109 @@ def machine_page(rep, folder):
             pooled_runs=max((g.runs for g in rep.grids), default=1), min_runs=pooled.MIN_RUNS,
             threaded=_threaded_sentences(rep),
             machine_facts=_machine_table(info), environment_facts=_environments_table(rep),
-            scenarios=_scenarios(rep, folder))
+            scenarios=_scenarios(rep, folder), several=several)
+
+
+@dataclass
+class FleetScenario:
+    """One scenario and size on machines.html."""
+    anchor: str
+    title: str
+    line: str
+    differs: bool
+    table: Table
+
+
+def _fleet_table(s):
+    head = ["environment"]
+    for p in s.rows[0].picks if s.rows else []:
+        head += [f"{p.machine} ({p.cores} core{'' if p.cores == 1 else 's'}): advice",
+                 "time", "vs serial", "vs naive"]
+    rows = []
+    for r in s.rows:
+        cells = [r.env]
+        for p in r.picks:
+            cells += [p.text(), _numeric(format_duration(p.time)),
+                      _numeric(report.speedup_text(p.over_serial)),
+                      _numeric(report.speedup_text(p.over_naive))]
+        rows.append(_row(*cells, fastest=r.verdict == "differs"))
+    return Table(head, rows)
+
+
+def _fleet_plot(fleet, folder):
+    """One bar chart: each machine's advice speed-up over serial, in the
+    first common environment; None when there is nothing to draw."""
+    if not fleet.common or not fleet.scenarios:
+        return None
+    env = fleet.common[0]
+    labels = [f"{s.scenario} {s.size}".strip() for s in fleet.scenarios]
+    series = []
+    for i, machine in enumerate(fleet.machines):
+        picks = [next((r.picks[i] for r in s.rows if r.env == env), None)
+                 for s in fleet.scenarios]
+        series.append((machine, [p.over_serial if p else None for p in picks],
+                       [bool(p and p.decided) for p in picks]))
+    name = "machines.png"
+    plots.machine_speedups(labels, series, folder / name)
+    shown = "; ".join(f"{m}: " + ", ".join(f"{label} {report.speedup_text(v)}"
+                                           for label, v in zip(labels, values) if v)
+                      for m, values, _ in series)
+    return Figure(name, f"Bar chart of each machine's advice as speed-up over serial per "
+                        f"scenario and size, {env}; hatched where it cannot tell. {shown}")
+
+
+def machines_page(fleet, out, slugs):
+    """Write ``out/machines.html``: each scenario and size across machines."""
+    scenarios = []
+    for n, s in enumerate(fleet.scenarios):
+        scenarios.append(FleetScenario(f"m{n}", f"{s.scenario} {s.size}".strip(), s.line(),
+                                       s.differs, _fleet_table(s)))
+    counts = {}
+    for s in fleet.scenarios:
+        verdicts = {r.verdict for r in s.rows}
+        key = ("differs" if "differs" in verdicts else "missing" if verdicts == {"missing"}
+               else "unsettled" if "unsettled" in verdicts or "missing" in verdicts
+               else "same")
+        counts[key] = counts.get(key, 0) + 1
+    machines_table = Table(["machine", "cores", "CPU", "full runs"], [
+        _row(Cell(str(m), href=f"{slugs[m]}/index.html"),
+             _numeric(str(fleet_model.cores_of(fleet.reports[m]))),
+             fleet.reports[m].info.get("cpu", "?"),
+             _numeric(str(fleet.summaries[m].full_runs) if m in fleet.summaries else "?"))
+        for m in fleet.machines])
+    _render("machines.html", Path(out) / "machines.html",
+            title="npthreads: the same scenarios across machines", site_root="../",
+            machines=machines_table, common=fleet.common, counts=counts,
+            figure=_fleet_plot(fleet, Path(out)), scenarios=scenarios)
+
+
+def _summary_row(s, href):
+    return _row(Cell(str(s.machine), href=href), _numeric(s.cores), s.cpu, s.memory, s.blas,
+                s.kernel, ", ".join(s.axes) or "none", _numeric(str(s.environments)),
+                _numeric(str(s.full_runs)), s.newest_commit, s.newest_date)
 
 
 def write_reports(results_dir, out):
-    """Write ``out/index.html`` and one folder per machine; returns
-    [(machine, page path)]."""
+    """Write ``out/index.html``, ``out/machines.html`` and one folder per
+    machine; returns [(machine, page path)]."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written, rows = [], []
-    for machine, info in results.machines(results_dir).items():
-        rep = report.build(results_dir, machine)
-        folder = out / slug(machine)
-        machine_page(rep, folder)
+    written, rows, reports, slugs, summaries = [], [], {}, {}, {}
+    found = results.machines(results_dir)
+    for machine in found:
+        rep = reports[machine] = report.build(results_dir, machine)
+        slugs[machine] = slug(machine)
+        folder = out / slugs[machine]
+        machine_page(rep, folder, several=len(found) > 1)
         written.append((machine, folder / "index.html"))
-        rows.append(_row(Cell(str(machine), href=f"{slug(machine)}/index.html"),
-                         info.get("cpu", "?"), _numeric(str(info.get("num_cpu", "?"))),
-                         _numeric(_gib(info.get("ram"))),
-                         ", ".join(e.label for e in rep.envs)))
-    machines = Table(["machine", "CPU", "cores", "memory", "environments"], rows)
+        summary = summaries[machine] = fleet_model.summary(
+            rep, results.load(results_dir, machine))
+        rows.append(_summary_row(summary, f"{slugs[machine]}/index.html"))
+    if len(reports) > 1:
+        machines_page(fleet_model.fleet(reports, summaries), out, slugs)
+    machines = Table(["machine", "cores", "CPU", "memory", "BLAS (newest numpy)",
+                      "kernel", "axes that ran", "environments", "full runs",
+                      "newest commit", "date"], rows)
     _render("index.html", out / "index.html", title="npthreads reports", site_root="../",
-            machines=machines)
+            machines=machines, several=len(reports) > 1)
     return written

@@ -192,3 +192,37 @@ def version_axis(series, path, tick=numpy_tick):
         ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=DPI)
+
+
+def machine_speedups(labels, series, path):
+    """Horizontal bars, one group per scenario and size, one bar per
+    machine: the advice's speed-up over serial (log scale, 1x marked);
+    hatched where the machine cannot tell, missing where it has no figure.
+
+    ``series``: [(machine, [speed-up or None per label], [decided? per label])]."""
+    n = max(1, len(series))
+    fig = Figure(figsize=(7.5, 0.9 + 0.16 * n * len(labels) + 0.1 * len(labels)), dpi=DPI,
+                 layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    height = 0.8 / n
+    colours = [FASTER, "#e08214", "#5aae61", "#8073ac"]
+    for i, (machine, values, decided) in enumerate(series):
+        ys = [k + (i - (n - 1) / 2) * height for k in range(len(labels))]
+        points = [(y, v, d) for y, v, d in zip(ys, values, decided) if v]
+        ax.barh([p[0] for p in points], [math.log2(p[1]) for p in points], height=height,
+                color=colours[i % len(colours)], label=_plain(machine),
+                hatch=None, edgecolor="white")
+        for y, v, d in points:
+            if not d:
+                ax.barh(y, math.log2(v), height=height, fill=False, hatch="///",
+                        edgecolor="white", lw=0)
+    ax.axvline(0, color="#333333", lw=0.8)
+    ax.set_yticks(range(len(labels)), [_wrap(label, 40) for label in labels])
+    ax.invert_yaxis()
+    low, high = ax.get_xlim()
+    ticks = list(range(math.floor(low), math.ceil(high) + 1))
+    ax.set_xticks(ticks, [f"{2.0 ** t:g}x" for t in ticks])
+    ax.set_xlabel("speed-up of the advice over serial (log scale; hatched: cannot tell)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.savefig(path, format="png", dpi=DPI)
