@@ -14,11 +14,12 @@ Two kinds of module live here, and the line between them is ``IN_ENVIRONMENT``:
   - the core: ``results`` (reads asv's files; writes nothing), ``migrate``
     (the one place result files are rewritten), ``evidence``, ``pooled``,
     ``racing``, ``stats``, ``choice``, ``comparison`` (the comparison
-    engine), ``report`` (+ ``pages``, ``plots``, ``regressions``),
-    ``asvrun``, ``freethreaded``, ``scenarios``, ``units``, ``verdicts``;
+    engine), ``report`` (+ ``pages``, ``plots``, ``machines``), ``site``
+    (+ ``regressions``), ``asvrun``, ``freethreaded``, ``scenarios``,
+    ``units``, ``verdicts``;
   - the commands, one module each (``cli.COMMANDS``): ``bench``,
     ``compare`` (+ ``compare_report``), ``reproduce``, ``bisect``,
-    ``advise``, ``seed``, ``site``, ``fleet``; a command never imports
+    ``advise``, ``seed``, ``publish``, ``fleet``; a command never imports
     another command (``tests/test_layers.py``);
   - ``cli`` and ``options`` (options several commands share).
 

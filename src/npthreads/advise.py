@@ -281,13 +281,16 @@ def measure(workload, size, tasks, reps, budget=None, uses_blas=True, say=None):
                     if c.kind == "grid" and c.dropped_after is None and c.runs \
                             and not any(c is a for a in active) and not decided:
                         c.dropped_after = rounds
-                if decided:
-                    say(f"[advise] decided after {rounds} rounds ({spent:.1f} s)")
-                    break
+            else:
+                decided = False
+            # the budget first: where both hold, the run stopped at its budget
             if budget and rounds >= MIN_ROUNDS and spent + last_round > budget:
                 budget_reached = True
                 say(f"[advise] time budget reached ({budget:g} s) after {rounds} rounds: "
-                    f"{len(active)} configurations still open")
+                    + ("decided" if decided else f"{len(active)} configurations still open"))
+                break
+            if decided:
+                say(f"[advise] decided after {rounds} rounds ({spent:.1f} s)")
                 break
             shift = rep % len(active)
             round_started = time.perf_counter()

@@ -15,7 +15,7 @@ from . import UsageError, __version__
 # name -> (module, one-line help)
 COMMANDS = {
     "bench": ("npthreads.bench", "run the asv suite over the numpy matrix, then publish"),
-    "publish": ("npthreads.site", "build the HTML site from the results"),
+    "publish": ("npthreads.publish", "build the HTML site from the results"),
     "seed": ("npthreads.seed", "re-measure the tutorial's S1-S7 on this machine, with verdicts"),
     "advise": ("npthreads.advise", "recommend Python threads x BLAS threads for a workload"),
     "compare": ("npthreads.compare", "compare two environments or two commits; exit 1 on slowdowns"),

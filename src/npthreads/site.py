@@ -1,4 +1,5 @@
-"""``npthreads publish``: turn results into one static site that works offline.
+"""The site: results turned into one static site that works offline
+(``npthreads publish``, and the last step of ``npthreads bench``).
 
 Five steps, each because of something the previous one lacks:
 1. ``asv publish`` writes the history data (index.json, graphs/), but its page
@@ -34,7 +35,6 @@ import sys
 from pathlib import Path
 
 from . import UsageError, asvrun, pages, regressions, results
-from .profiles import PROFILES, active_profile
 
 # Files the tachyon UI fetches that asv 0.6 does not write, with the empty
 # value the UI accepts (checked against asv-tachyon 0.5.8's index.js).
@@ -44,11 +44,6 @@ LINK = (f'<a id="{LINK_ID}" href="reports/index.html" style="position:fixed;righ
         'bottom:18px;z-index:9999;padding:9px 16px;border-radius:20px;background:#0f766e;'
         'color:#fff;font:600 14px system-ui,sans-serif;text-decoration:none;'
         'box-shadow:0 2px 8px rgba(0,0,0,.25)">Threads x BLAS reports &rarr;</a>')
-
-
-def add_arguments(parser):
-    parser.add_argument("--profile", choices=PROFILES, default=None,
-                        help="publish this profile's results (default: 'default')")
 
 
 def install_ui(html_dir):
@@ -230,11 +225,3 @@ def publish(root, config, env):
     for machine, page in written:
         print(f"[npthreads] report for {machine!r}: {page}")
     return 0
-
-
-def run(args):
-    profile = args.profile or active_profile()
-    root = asvrun.repo_root()
-    conf = asvrun.load_config(root)
-    config = asvrun.profile_config(root, profile)
-    return publish(root, config, asvrun.asv_environ(conf, profile))
