@@ -10,7 +10,7 @@ import pytest
 
 from npthreads import results
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT, fresh_clone, run_cli
 
 SKIP_RULES = {
     # the only combinations the suite skips by design on any machine
@@ -85,13 +85,7 @@ def test_small_calls_hold_the_blas_limit_inside_process_workers(blas_threads):
 def test_quick_profile_end_to_end_with_real_asv(tmp_path):
     """`npthreads bench --profile quick` on a clone: two real virtualenvs, and
     every benchmark and parameter combination has a value."""
-    clone = tmp_path / "repo"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = dict(os.environ, HOME=str(home),
-               PYENV_ROOT=os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")),
-               NPTHREADS_MACHINE="e2e-box")
+    clone, env = fresh_clone(tmp_path, "e2e-box")
     out = run_cli("bench", "--profile", "quick", "--no-publish", env=env, cwd=clone, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "[npthreads] results in" in out.stdout

@@ -13,7 +13,7 @@ import pytest
 
 from npthreads import UsageError, asvrun, freethreaded, results
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT, fresh_clone, run_cli
 
 
 @pytest.fixture
@@ -152,15 +152,8 @@ def test_a_real_quick_run_on_free_threaded_cpython(tmp_path):
     result was checked (a wrong one would be a failure, not a time). The
     interpreter comes from the machine's cache (built there once if none
     is installed: a few minutes)."""
-    clone = tmp_path / "repo"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = dict(os.environ, HOME=str(home),
-               PYENV_ROOT=os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")),
-               NPTHREADS_MACHINE="ft-box",
-               NPTHREADS_CACHE=os.environ.get(freethreaded.CACHE_ENV)
-               or str(Path.home() / ".cache" / "npthreads"))
+    clone, env = fresh_clone(tmp_path, "ft-box", NPTHREADS_CACHE=os.environ.get(
+        freethreaded.CACHE_ENV) or str(Path.home() / ".cache" / "npthreads"))
     out = run_cli("bench", "--axis", "freethreaded", "--profile", "quick", "--no-publish",
                   env=env, cwd=clone, timeout=1800)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

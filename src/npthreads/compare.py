@@ -48,18 +48,16 @@ from .verdicts import SLOWER
 def _confirm_config(side_a, side_b, results_dir, *, config=None):
     """(asv config path, config) to re-measure the two sides with: the file
     ``config``, or the repository's, limited to the two sides' environments."""
-    swapped = [s.env_name for s in (side_a, side_b)
-               if any(m.openblas_build for m in s.measurements.values())]
-    if swapped and not config:
-        raise UsageError(f"--confirm rebuilds environments of the numpy axis only; "
-                         f"{swapped[0]} has a swapped OpenBLAS: re-measure it with "
-                         "`npthreads bisect` or give --config")
-    threaded = [s.env_name for s in (side_a, side_b)
-                if any(m.free_threaded for m in s.measurements.values())]
-    if threaded and not config:
-        raise UsageError(f"--confirm rebuilds environments of the numpy axis only; "
-                         f"{threaded[0]} runs a free-threaded CPython: re-measure it with "
-                         "`npthreads bench --axis freethreaded` or give --config")
+    # --confirm rebuilds environments of the numpy axis only; the others have
+    # their own command
+    elsewhere = {"openblas": "has a swapped OpenBLAS: re-measure it with `npthreads bisect`",
+                 "freethreaded": "runs a free-threaded CPython: re-measure it with "
+                                 "`npthreads bench --axis freethreaded`"}
+    for side in (side_a, side_b):
+        axis = next((m.axis for m in side.measurements.values()), "numpy")
+        if axis in elsewhere and not config:
+            raise UsageError(f"--confirm rebuilds environments of the numpy axis only; "
+                             f"{side.env_name} {elsewhere[axis]} or give --config")
     if config:
         config_path = Path(config).resolve()
         if not config_path.is_file():

@@ -300,6 +300,18 @@ def select_commit(commits, ref, env_name, root):
     raise UsageError(f"no results for commit {shown} in {env_name}; commits with results: {have}")
 
 
+def _environments(measurements):
+    """({environment: {commit: date}}, {environment: env_label}) of one
+    machine's measurements; none is a one-line error."""
+    by_env = {}
+    for m in measurements:
+        by_env.setdefault(m.env_name, {}).setdefault(m.commit, m.date)
+    if not by_env:
+        raise UsageError("the results hold no measurements")
+    envs = {e: next(env_label(m) for m in measurements if m.env_name == e) for e in by_env}
+    return by_env, envs
+
+
 def choose_sides(measurements, *, from_env=None, to_env=None, env=None, commit=None,
                  from_commit=None, to_commit=None, commits=None, root=None):
     """The two (environment, commit) sides the options name: ``from_env``
@@ -307,12 +319,7 @@ def choose_sides(measurements, *, from_env=None, to_env=None, env=None, commit=N
     and ``to_commit`` (``commits`` = both) in ``env``, by default the
     pin-following environment; ``commit`` for both sides where one is not
     given. ``root`` is where git resolves refs."""
-    by_env = {}
-    for m in measurements:
-        by_env.setdefault(m.env_name, {}).setdefault(m.commit, m.date)
-    if not by_env:
-        raise UsageError("the results hold no measurements")
-    envs = {e: next(env_label(m) for m in measurements if m.env_name == e) for e in by_env}
+    by_env, envs = _environments(measurements)
 
     commit_mode = any((from_commit, to_commit, commits))
     if commits:
@@ -359,12 +366,7 @@ def choose_side(measurements, selector, ref, root):
     """One side from one machine's measurements: the environment
     ``selector`` names (default: the pin-following one) at commit ``ref``
     (default: its newest)."""
-    by_env = {}
-    for m in measurements:
-        by_env.setdefault(m.env_name, {}).setdefault(m.commit, m.date)
-    if not by_env:
-        raise UsageError("the results hold no measurements")
-    envs = {e: next(env_label(m) for m in measurements if m.env_name == e) for e in by_env}
+    by_env, envs = _environments(measurements)
     env = select_env(envs, selector) if selector else default_env(envs)
     commits = sorted(by_env[env], key=by_env[env].get, reverse=True)
     commit = select_commit(commits, ref, env, root) if ref else commits[0]
