@@ -272,12 +272,12 @@ def _heat_table(grids):
             cells.append(_numeric(
                 f"{format_duration(g.time(key))} ({report.speedup_text(s)}){marks}"))
         rows.append(_row(*cells, fastest=fastest_somewhere))
-    for which in ("serial", "naive"):
-        text = getattr(first, f"{which}_text")
-        if text and not (which == "naive" and first.naive_cell):
+    baselines = (("serial", first.serial_text, lambda g: g.serial_time, False),
+                 ("naive", first.naive_text, lambda g: g.naive_time, bool(first.naive_cell)))
+    for which, text, time_of, in_grid in baselines:
+        if text and not in_grid:     # a naive cell in the grid is marked there instead
             rows.append(_row(f"{which} baseline: {text}",
-                             *(_numeric(format_duration(getattr(g, f"{which}_time")))
-                               for g in grids)))
+                             *(_numeric(format_duration(time_of(g))) for g in grids)))
     head = ["configuration"] + [f"{g.env.label} (OpenBLAS {g.env.openblas or '?'}"
                                 + (f"; {g.basis})" if g.pooled else ")") for g in grids]
     return Table(head, rows)
