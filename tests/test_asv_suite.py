@@ -108,7 +108,7 @@ def test_quick_profile_end_to_end_with_real_asv(tmp_path):
         in_env = {(m.benchmark, tuple(m.params.values())): m for m in measured
                   if m.env_name == env_name}
         for name, info in benchmarks.items():
-            labels = [[results._label(v) for v in axis] for axis in info.get("params", [])]
+            labels = [[results.param_label(v) for v in axis] for axis in info.get("params", [])]
             for combo in itertools.product(*labels) if labels else [()]:
                 m = in_env.get((name, combo))
                 assert m is not None, f"{env_name}: no result for {name}{combo}"

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from . import UsageError, machine, results
+from .openblas_build import numbers
 from .profiles import PROFILE_ENV, PROFILES
 
 CONFIG = "asv.conf.json"
@@ -80,13 +81,15 @@ def config_dirs(root, config):
     return tuple(found)
 
 
-def machine_name():
-    """A name that stays the same across sessions on the same kind of
-    machine (a hostname does not), e.g. ``amd-epyc-2cpu-24gib``."""
-    override = os.environ.get(MACHINE_ENV, "").strip()
+def machine_name(wanted=None):
+    """``wanted`` (``--machine``), else $NPTHREADS_MACHINE, else a name that
+    stays the same across sessions on the same kind of machine (a hostname
+    does not), e.g. ``amd-epyc-2cpu-24gib``."""
+    source = "--machine " if wanted else f"{MACHINE_ENV}="
+    override = (wanted or os.environ.get(MACHINE_ENV, "")).strip()
     if override:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", override):
-            raise UsageError(f"{MACHINE_ENV}={override!r} is not a usable machine name "
+            raise UsageError(f"{source}{override!r} is not a usable machine name "
                              "(letters, digits, '.', '_' and '-')")
         return override
     facts = machine.machine_facts()
@@ -176,20 +179,30 @@ def _only_numpy(conf, versions):
     the pin-following one); an unknown version is a one-line error."""
     req = conf.setdefault("matrix", {}).setdefault("req", {})
     matrix = list(req.get("numpy") or [])
-    included = {inc.get("req", {}).get("numpy") or "pinned": inc
-                for inc in conf.get("include", [])}
-    known = matrix + [v for v in included if v not in matrix]
+    includes = conf.get("include", [])
+    known = matrix + [v for v in dict.fromkeys(map(_numpy_of, includes)) if v not in matrix]
     unknown = [v for v in versions if v not in known]
     if unknown:
         raise UsageError(f"numpy {', '.join(unknown)} is not in the matrix; "
                          f"choose from {', '.join(known)}")
     req["numpy"] = [v for v in matrix if v in versions]
-    conf["include"] = [inc for v, inc in included.items() if v in versions]
+    conf["include"] = [inc for inc in includes if _numpy_of(inc) in versions]
     if not req["numpy"]:
-        # asv needs a non-empty matrix entry; exclude it again, keeping the
-        # included environments only
-        req["numpy"] = matrix[:1]
-        conf.setdefault("exclude", []).append({"req": {"numpy": matrix[0]}})
+        _no_matrix_environment(conf, matrix)
+
+
+def _numpy_of(entry):
+    """The numpy an include entry installs ("pinned": the project's pin)."""
+    return (entry.get("req") or {}).get("numpy") or "pinned"
+
+
+def _no_matrix_environment(conf, matrix):
+    """Keep the include entries only: asv needs a non-empty matrix, so its
+    first numpy stays and is excluded again ("exclude" applies to the matrix
+    only, never to include entries)."""
+    if matrix:
+        conf.setdefault("matrix", {}).setdefault("req", {})["numpy"] = matrix[:1]
+        conf.setdefault("exclude", []).append({"req": {"numpy": re.escape(matrix[0])}})
 
 
 # What a run follows (``npthreads bench --axis``): the numpy versions, each
@@ -214,7 +227,7 @@ def swapped_build(entry):
 
 def free_threaded(entry):
     """Whether an include entry runs a free-threaded CPython ("3.13t")."""
-    return str(entry.get("python", "")).endswith("t")
+    return results.is_free_threaded(entry.get("python"))
 
 
 def axis_benchmarks(axis):
@@ -240,7 +253,9 @@ def _only_axis(conf, axis, measured_anchors=()):
         if not threaded:
             raise UsageError(f"{CONFIG} has no free-threaded environments "
                              "(include entries whose python ends in 't', e.g. 3.13t)")
-        _include_only(conf, threaded)
+        conf["include"] = threaded
+        _no_matrix_environment(conf, list(conf.get("matrix", {}).get("req", {}).get("numpy")
+                                          or []))
         return
     if not swapped:
         raise UsageError(f"{CONFIG} has no OpenBLAS axis "
@@ -259,18 +274,6 @@ def _only_axis(conf, axis, measured_anchors=()):
                        if v in measured_anchors]
 
 
-def _include_only(conf, entries):
-    """Run ``entries`` and no environment of the matrix itself."""
-    conf["include"] = entries
-    req = conf.setdefault("matrix", {}).setdefault("req", {})
-    matrix = list(req.get("numpy") or [])
-    if matrix:
-        # asv needs a non-empty matrix entry; exclude it again. asv applies
-        # "exclude" to the matrix only, never to "include" entries.
-        req["numpy"] = matrix[:1]
-        conf["exclude"] = [{"req": {"numpy": re.escape(matrix[0])}}]
-
-
 def axis_hosts(conf):
     """The numpy versions the OpenBLAS axis swaps builds into."""
     return {(inc.get("req") or {}).get("numpy") for inc in conf.get("include", [])
@@ -286,8 +289,8 @@ def measured_anchors(results_dir, machine_name, commit, hosts, coretype=None):
     Why an axis run keeps such an anchor out: asv merges a second run at the
     same commit into the anchor's result file, so the axis session's values
     for those classes would replace the main session's and the numpy view
-    would set them beside the other numpys' from another session. Left out, the anchor stays one session's throughout;
-    at a commit ``make bench`` has not run, the axis measures it as before."""
+    would set them beside the other numpys' from another session. Left out,
+    the anchor stays one session's throughout; at a commit ``make bench`` has not run, the axis measures it as before."""
     root = Path(results_dir)
     if not (root / "benchmarks.json").is_file() or not (root / machine_name).is_dir():
         return set()
@@ -347,17 +350,14 @@ def profile_config(root, profile, numpy=None, coretype=None, axis="numpy",
                            if inc.get("env", {}).get("NPTHREADS_NUMPY") == "pinned"]
     if profile == "quick" and axis == "freethreaded" and not numpy:
         # a smoke run: the newest numpy only, the GIL off and on
-        newest = max(((inc.get("req") or {}).get("numpy") for inc in conf["include"]),
-                     key=lambda v: [int(x) for x in re.findall(r"\d+", v)])
-        numpy = [newest]
+        numpy = [max(map(_numpy_of, conf["include"]), key=numbers)]
     if numpy and axis == "freethreaded":
-        known = sorted({(inc.get("req") or {}).get("numpy") for inc in conf["include"]})
+        known = sorted(set(map(_numpy_of, conf["include"])), key=numbers)
         unknown = [v for v in numpy if v not in known]
         if unknown:
             raise UsageError(f"numpy {', '.join(unknown)} has no free-threaded environment; "
                              f"choose from {', '.join(known)}")
-        conf["include"] = [inc for inc in conf["include"]
-                           if (inc.get("req") or {}).get("numpy") in numpy]
+        conf["include"] = [inc for inc in conf["include"] if _numpy_of(inc) in numpy]
     elif numpy:
         _only_numpy(conf, numpy)
     if coretype:

@@ -6,7 +6,6 @@ recorded (the comparisons need them), re-measure the rows still open
 (the follow-up phase), publish the site, and say what was produced.
 """
 
-import os
 import subprocess
 import time
 from collections import Counter
@@ -59,9 +58,7 @@ def run(args):
     profile = args.profile or active_profile()
     root = asvrun.repo_root()
     conf = asvrun.load_config(root)
-    if args.machine:  # checked as NPTHREADS_MACHINE is
-        os.environ[asvrun.MACHINE_ENV] = args.machine
-    name = asvrun.machine_name()
+    name = asvrun.machine_name(args.machine)
     facts = asvrun.register_machine(name)
     print(f"[npthreads] machine {name}: {facts['cpu']}, {facts['num_cpu']} cores, "
           f"{facts['ram']}; profile {profile}", flush=True)

@@ -223,7 +223,7 @@ def _python_text(env):
     """The CPython, and on a free-threaded one whether the GIL was on as
     the benchmarks found it (BlasRuntime.track_gil_enabled)."""
     gil = env.facts.get("gil_enabled")
-    if not env.python.endswith("t"):
+    if not env.gil:
         return env.python
     measured = "not measured" if gil is None else ("on" if gil else "off")
     return f"{env.python} (GIL {measured})"

@@ -440,7 +440,7 @@ class History:
             return results.row_key(benchmark, {})
         combo = next(itertools.islice(itertools.product(*info["params"]), index, None))
         # the reader's own labels (asv stores reprs), so the keys agree
-        return results.row_key(benchmark, {n: results._label(v)
+        return results.row_key(benchmark, {n: results.param_label(v)
                                            for n, v in zip(info["param_names"], combo)})
 
     def sessions(self, path, index):

@@ -88,10 +88,7 @@ class Env:
 
     @property
     def gil(self):
-        """"on"/"off" on a free-threaded CPython, "" on a GIL build."""
-        if not self.python.endswith("t"):
-            return ""
-        return "on" if self.env_vars.get(results.GIL_VAR) == "1" else "off"
+        return results.gil_of(self.python, self.env_vars)
 
     @property
     def label(self):

@@ -54,9 +54,22 @@ def openblas_build_of(env_vars):
 GIL_VAR = "PYTHON_GIL"
 
 
+def is_free_threaded(python):
+    """Whether asv's python spec names a free-threaded CPython ("3.13t")."""
+    return str(python or "").endswith("t")
+
+
+def gil_of(python, env_vars):
+    """"on" or "off" in a free-threaded environment (its PYTHON_GIL), ""
+    elsewhere (a GIL build: always on)."""
+    if not is_free_threaded(python):
+        return ""
+    return "on" if (env_vars or {}).get(GIL_VAR) == "1" else "off"
+
+
 def axis_of(python, env_vars):
     """"freethreaded", "openblas" or "numpy" (see ``Measurement.axis``)."""
-    if str(python).endswith("t"):
+    if is_free_threaded(python):
         return "freethreaded"
     return "openblas" if openblas_build_of(env_vars) else "numpy"
 
@@ -109,15 +122,11 @@ class Measurement:
     @property
     def free_threaded(self):
         """Whether this environment ran a free-threaded CPython ("3.13t")."""
-        return self.python.endswith("t")
+        return is_free_threaded(self.python)
 
     @property
     def gil(self):
-        """"on" or "off" in a free-threaded environment (its PYTHON_GIL),
-        "" elsewhere (a GIL build: always on)."""
-        if not self.free_threaded:
-            return ""
-        return "on" if (self.env_vars or {}).get(GIL_VAR) == "1" else "off"
+        return gil_of(self.python, self.env_vars)
 
     @property
     def axis(self):
@@ -144,19 +153,13 @@ def load_json(path):
         raise UsageError(f"{path}: not a readable asv result file ({err})") from None
 
 
-def _label(text):
+def param_label(text):
     """asv stores param values as their repr: "'cores'" -> "cores"."""
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return str(text)
     return str(value)
-
-
-def param_label(text):
-    """The label a parameter value of benchmarks.json is known by (as in
-    every ``Measurement.params``): "'1e5 (cache)'" -> "1e5 (cache)"."""
-    return _label(text)
 
 
 def _int(value):
@@ -242,7 +245,7 @@ def read_result_file(path, benchmarks):
                 status = "ok"
             out.append(Measurement(
                 machine=machine, env_name=env_name, commit=commit, benchmark=name,
-                params={n: _label(v) for n, v in zip(names, combo)},
+                params={n: param_label(v) for n, v in zip(names, combo)},
                 value=value, status=status, unit=info.get("unit", ""),
                 samples=list(samples[i] or []), q25=q25[i], q75=q75[i],
                 requirements=dict(data.get("requirements") or {}),
@@ -275,18 +278,21 @@ def load(results_dir, machine=None):
     out = []
     for path in result_files(results_dir, machine):
         out.extend(read_result_file(path, benchmarks))
+    # only results older than the suite's own numpy track need git
+    tracked = {(m.env_name, m.commit) for m in out
+               if m.benchmark.endswith("track_numpy_version") and m.status == "ok"}
     for m in out:
-        if m.numpy == "pinned":
-            m.pinned_numpy = pinned_numpy_at(m.commit)
+        if m.numpy == "pinned" and (m.env_name, m.commit) not in tracked:
+            m.pinned_numpy = pinned_numpy_at(m.commit, str(Path(results_dir).resolve()))
     return out
 
 
 @functools.lru_cache(maxsize=None)
-def pinned_numpy_at(commit):
+def pinned_numpy_at(commit, repo):
     """numpy==X of the ``pinned`` extra in pyproject.toml at ``commit``, read
-    from the git repository of the working directory ("" if unknown)."""
+    from the git repository holding ``repo`` ("" if unknown)."""
     try:
-        text = subprocess.run(["git", "show", f"{commit}:pyproject.toml"],
+        text = subprocess.run(["git", "show", f"{commit}:pyproject.toml"], cwd=repo,
                               capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return ""

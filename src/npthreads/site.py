@@ -169,7 +169,7 @@ def open_on_a_full_series(index):
     def rank(entry):
         complete = all(v is not None for v in entry.values())
         swapped = bool(entry.get(f"env-{results.OPENBLAS_VAR}"))
-        free_threaded = str(entry.get("python") or "").endswith("t")
+        free_threaded = results.is_free_threaded(entry.get("python"))
         # one every machine ran: the machine selector then finds graphs
         everywhere = ran[_environment(entry)] == machines
         newest = [-int(x) for x in re.findall(r"\d+", str(entry.get("numpy") or ""))]
