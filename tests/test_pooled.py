@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from npthreads import pooled, results, stats
+from npthreads import evidence, pooled, results, stats
 
 from .test_compare import BASE, compare_json, write_run
 
@@ -119,3 +119,36 @@ def test_reproducibility_reports_pooled_verdicts(tmp_path, capsys):
     assert line.split()[3] == "1"          # pooled slower
     aa = [x for x in pooled_table.splitlines() if "(A/A)" in x and "->" in x][:2]
     assert all(x.split()[4:6] == ["0", "0"] for x in aa)
+
+
+def test_a_quiet_run_does_not_outweigh_the_others(tmp_path):
+    """Issue 16, the ninth run: one run's rounds of a row agreed to 3% where
+    the other runs' scattered by 20%, and that run's own spread made it weigh
+    25x the others; its 0.90x A/A difference was then called pooled over the
+    newest runs although no run called it and the runs disagreed in sign.
+    Each run's estimate is weighed with the row's spread over every run."""
+    rng = random.Random(3)
+    exp = ("bench_ufunc.ExpInParts.time_exp", 0)
+    aa_level = {COMMITS[0]: 1.05, COMMITS[1]: 0.95, COMMITS[2]: 0.90}   # newest: 0.90x
+    for i, commit in enumerate(COMMITS[:3]):
+        for numpy in ("2.3.5", "2.4.6", "pinned"):
+            factor = aa_level[commit] if numpy == "pinned" else 1.0
+            if commit == COMMITS[2]:
+                samples = [factor] * 18                 # quiet: only the 2% of draw()
+            else:                                       # rounds 20% apart
+                samples = [factor * (1 + rng.uniform(-0.2, 0.2))
+                           for _ in range(6) for _ in range(3)]
+            write_run(tmp_path, numpy, commit, 1000 * (i + 1), seed=rng.randrange(10**6),
+                      change={exp: samples})
+    measurements = results.load(tmp_path)
+    history = pooled.history_of(measurements)
+    key = next(m.key for m in measurements if m.scenario == "ExpInParts"
+               and dict(m.params)["executor"] == "serial loop")
+    found = history.control(key)
+    assert found.pooled.k == 3
+    weights = [1 / e.variance for e in found.per_run]
+    assert max(weights) / min(weights) < 1.01          # one spread: equal rounds, equal weight
+    # uncalibrated: in the test's four rows this row's own z would set the
+    # calibration (102 control rows set it in the committed history)
+    assert abs(found.pooled.estimate) / found.pooled.se < evidence.Z
+    assert found.direction() == 0

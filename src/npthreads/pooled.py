@@ -13,8 +13,14 @@ How (``History.contrast``):
 
 - per run, the contrast of two cells (the same row in two environments, or
   two cells of one environment for the advice) is the log ratio of their
-  medians of round summaries, with its sampling variance from that run's own
-  spread of rounds (``evidence.pooled_sigma`` over the run's environments);
+  medians of round summaries, with its sampling variance from the row's
+  spread of rounds pooled over every run (``evidence.pooled_sigma``), as the
+  per-run verdicts use it (``evidence.noise_of``). A run's own spread made
+  a quiet run weigh 25x the others: the ninth run's DotBlasThreads 1e5 row
+  at ``cores`` had a spread of 0.034 against 0.13-0.23 in the other runs,
+  and its 0.90x A/A difference, which its own per-run verdict did not call,
+  was flagged pooled over the newest 3-5 runs (issue 16). With one spread,
+  the runs weigh by their rounds and the between-run scatter decides;
 - the runs are combined by a random-effects meta-analysis
   (``stats.random_effects``): the between-run variance comes from the runs
   themselves, never from an assumed figure;
@@ -100,7 +106,7 @@ class History:
     """A machine's full runs, ready to pool.
 
     ``rounds`` maps (environment, commit) -> {row key: round summaries};
-    ``sigma`` maps commit -> {row key: robust SD of log rounds in that run}."""
+    ``sigma`` maps row key -> robust SD of log rounds, pooled over the runs."""
     runs: list                                       # full runs, newest first
     rounds: dict = field(default_factory=dict)
     sigma: dict = field(default_factory=dict)
@@ -115,7 +121,7 @@ class History:
         (environment, row key). None where either was not measured."""
         ra = self.rounds.get((a[0], commit), {}).get(a[1])
         rb = self.rounds.get((b[0], commit), {}).get(b[1])
-        sa, sb = (self.sigma.get(commit, {}).get(cell[1]) for cell in (a, b))
+        sa, sb = (self.sigma.get(cell[1]) for cell in (a, b))
         if not ra or not rb or sa is None or sb is None:
             return None
         ratio = evidence.estimate(ra, rb)
@@ -210,15 +216,14 @@ def history_of(measurements):
         rounds = evidence.rounds_of(m)
         if rounds:
             history.rounds.setdefault((m.env_name, m.commit), {})[m.key] = rounds
+    groups = {}
+    for rows in history.rounds.values():
+        for key, rounds in rows.items():
+            groups.setdefault(key, []).append(rounds)
+    history.sigma = {key: max(sigma, 1e-3) for key, sigma in
+                     ((k, evidence.pooled_sigma(g)) for k, g in groups.items())
+                     if sigma is not None}
     for commit in runs:
-        groups = {}
-        for (env, c), rows in history.rounds.items():
-            if c == commit:
-                for key, rounds in rows.items():
-                    groups.setdefault(key, []).append(rounds)
-        history.sigma[commit] = {key: max(sigma, 1e-3) for key, sigma in
-                                 ((k, evidence.pooled_sigma(g)) for k, g in groups.items())
-                                 if sigma is not None}
         pair = evidence.control_pair(measurements, commit)
         if pair:
             history.controls[commit] = pair
