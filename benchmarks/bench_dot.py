@@ -46,7 +46,7 @@ class DotEnvVarTutorial(Scenario):
     params = [list(SIZES), ["1", "default"]]
     param_names = ["size", "omp_num_threads"]
     # Each sample starts an interpreter: two per round (their mean is the
-    # round's median) keep the six rounds of eight environments near 2 min.
+    # round's median) keep the four rounds of eight environments near 1.5 min.
     repeat = 2
     number = 1
 

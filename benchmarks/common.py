@@ -5,7 +5,11 @@ scenario modules import ``Scenario`` from it.
 """
 
 import atexit
+import hashlib
+import os
+import sys
 import timeit
+from pathlib import Path
 
 from npthreads import machine, profiles
 from npthreads.executors import Serial, executor_from_label
@@ -75,10 +79,16 @@ class Scenario(Versioned):
     # (asv appends each round's samples in order). `npthreads bench` runs
     # asv with --interleave-rounds, so every environment's round k runs
     # before any round k+1: drift lands on every numpy alike.
-    # Six rounds of three: the median of three per round shrugs off one
-    # preempted call, and six rounds a side let a rank test over rounds
-    # reach p < 0.01 (its least p with six against six is 0.002).
-    rounds = 6
+    # Four rounds of three: the median of three per round shrugs off one
+    # preempted call, and four rounds a side let a rank test over rounds
+    # reach p = 0.029 (``evidence.ROUND_ALPHA`` is 0.05). Six rounds took
+    # `make bench` to 23-29 min here (issue 16 asks 15); a run's rounds
+    # narrow only the within-run part of a row's error, and the machine's
+    # runs are pooled (``npthreads.pooled``): cutting the nine committed
+    # six-round runs to their first four rounds moved the pooled
+    # resolutions from 1.15-1.20x to 1.18-1.27x per scenario, A/A still 0
+    # rows per run and pooled (docs/method.md).
+    rounds = 4
     repeat = 3
     sample_time = 0.02
     warmup_time = 0.02
@@ -124,8 +134,12 @@ class Scenario(Versioned):
         the timed region, before its first sample, and compares each task's
         outcome (``Batch.mismatches``). A difference raises ``WrongResult``:
         asv records the cell as failed, with the message, never as skipped or
-        timed. Once per process and cell: asv calls setup before every
-        sample, and a round is a process.
+        timed. Once per process and cell (asv calls setup before every
+        sample, and a round is a process), and under ``npthreads bench``
+        once per run, environment and cell (``_checked_in_run``): checking
+        in every round took a third of an environment's round (9-10 s of
+        28 s, numpy 2.4.6), and six rounds times eight environments took
+        too long for a run (issue 16's 15 minutes).
         """
         executor = getattr(self, "_executor", None) or Serial()
         blas = current_blas_threads()
@@ -136,6 +150,10 @@ class Scenario(Versioned):
         pool = None if isinstance(executor, Serial) else id(executor)
         key = (type(self).__name__, batch.name, pool, chunksize, blas)
         if key in _CHECKED:
+            return
+        mark = _run_mark(type(self).__name__, batch.name, _describe(executor), chunksize, blas)
+        if mark is not None and mark.exists():
+            _CHECKED.add(key)
             return
         if batch.reference_nbytes():
             self.require_memory(batch.reference_nbytes(), f"the reference of {batch.name}")
@@ -154,6 +172,8 @@ class Scenario(Versioned):
             raise WrongResult(f"{where}: {len(wrong)} of {len(batch.tasks)} tasks differ "
                               f"from {how}: {shown}")
         _CHECKED.add(key)
+        if mark is not None:
+            mark.touch()
 
     def start_executor(self, label, blas_threads=None):
         """A started executor for ``label``, created once per process."""
@@ -170,6 +190,21 @@ class Scenario(Versioned):
         if blas is not None:
             blas.restore()
             self._blas = None
+
+
+def _run_mark(*cell):
+    """Where this run marks ``cell`` checked in this environment, or None
+    outside ``npthreads bench`` (``profiles.CHECKED_ENV`` unset). The
+    environment is its interpreter and the variables that change what the
+    same interpreter runs (the free-threaded axis runs one interpreter with
+    the GIL off and on)."""
+    folder = os.environ.get(profiles.CHECKED_ENV)
+    if not folder or not Path(folder).is_dir():
+        return None
+    variables = [os.environ.get(v, "") for v in
+                 ("PYTHON_GIL", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE")]
+    text = repr((sys.executable, variables, cell))
+    return Path(folder) / hashlib.sha1(text.encode()).hexdigest()
 
 
 def _describe(executor):

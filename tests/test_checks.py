@@ -179,6 +179,34 @@ def test_checked_once_per_process_and_cell(pool):
     assert counting.runs == 1
 
 
+def test_checked_once_per_run_environment_and_cell(pool, tmp_path, monkeypatch):
+    """Under ``npthreads bench`` each round is a fresh process; the run's
+    folder carries the check over from the first round."""
+    from npthreads import profiles
+    monkeypatch.setenv(profiles.CHECKED_ENV, str(tmp_path))
+    monkeypatch.setenv("PYTHON_GIL", "0")
+    batch = workloads.python_work_batch("vector", 16, 20, 4)
+    counting = Counting(pool)
+    for _ in range(3):                         # three rounds: three processes
+        _scenario(counting).check_results(batch)
+        common._CHECKED.clear()
+    assert counting.runs == 1
+    monkeypatch.setenv("PYTHON_GIL", "1")      # the same interpreter, the GIL on: checked
+    _scenario(counting).check_results(batch)
+    assert counting.runs == 2
+
+
+def test_a_wrong_result_is_not_marked_checked(pool, tmp_path, monkeypatch):
+    from npthreads import profiles
+    monkeypatch.setenv(profiles.CHECKED_ENV, str(tmp_path))
+    batch = workloads.fill_many_batch(24, 6)
+    for _ in range(2):                         # every round fails, not only the first
+        with pytest.raises(WrongResult):
+            _scenario(Corrupting(pool)).check_results(batch)
+        common._CHECKED.clear()
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_serial_loop_without_blas_threads_is_not_run_again():
     class CountingSerial(Serial):
         runs = 0
