@@ -132,7 +132,7 @@ def heatmap(grids, path):
     ticks = [t for t in range(-int(span), int(span) + 1)]
     bar.set_ticks(ticks, labels=[f"{2.0 ** t:g}x" for t in ticks])
     bar.set_label("speed-up over serial (log scale)")
-    fig.savefig(path, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, format="png", dpi=DPI)
 
 
 def _minor_tick(ax, y, _pos):
