@@ -39,10 +39,9 @@ class WrongResult(AssertionError):
 # Closes them where the process exits normally (the tests, direct use).
 # Under asv it never runs: asv_runner's forkserver ends each benchmark
 # process with os._exit. Threads end with the process; a process pool's
-# workers, orphaned, exit on their own within about two seconds (seen with
-# ps during `make bench-openblas`), so they can overlap the start of the next
-# benchmark process: SmallBlasCalls and MatmulExecutors' process rows carry
-# that in their noise.
+# workers end with it too on Linux (``executors._die_with_parent``: before,
+# most exited within about two seconds, overlapping the next benchmark
+# process, and some stayed idle for good).
 @atexit.register
 def _close_executors():
     while _EXECUTORS:

@@ -1,5 +1,8 @@
 import multiprocessing
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -88,3 +91,39 @@ def test_chunksize_labels():
     for bad in ("0", "x", "tasks/0"):
         with pytest.raises(UsageError):
             resolve_chunksize(bad, 10, 4)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_process_pool_workers_end_with_a_process_that_ends_with_os_exit():
+    """asv_runner ends a benchmark process with os._exit: its pool is never
+    shut down, and the workers must not outlive it. One worker is busy (a
+    task in flight does not read the pipe that tells it its parent is gone):
+    without the parent-death signal it lives until its task ends, a minute
+    later."""
+    program = (
+        "import os, time\n"
+        "from npthreads.executors import executor_from_label\n"
+        "pool = executor_from_label('ProcessPool(cores)')\n"
+        "pool.pool.submit(time.sleep, 60)\n"
+        "time.sleep(0.5)\n"
+        "print(' '.join(str(p) for p in pool.pool._processes), flush=True)\n"
+        "os._exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=True, timeout=60)
+    workers = [int(p) for p in done.stdout.split()]
+    assert workers
+    deadline = time.monotonic() + 5
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in workers if _running(p)]
+        time.sleep(0.1)
+    assert not alive, f"workers {alive} outlived their process"
+
+
+def _running(pid):
+    """Alive and not a zombie (a zombie's parent has not reaped it yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
