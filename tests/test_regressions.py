@@ -113,6 +113,19 @@ def test_a_step_in_every_environment_is_not_its_own_noise():
     assert step.kept
 
 
+def test_one_pair_of_sessions_before_says_nothing_of_the_noise():
+    """The eleventh run: a scenario measured in three sessions, all its
+    environments 1.2-1.6x slower in the third on a slower stretch of the
+    host (nothing benchmarked changed). Its eight environments' differences
+    before the step all come from the first two sessions: one sample of the
+    host's movement, not eight. Not judged: too few sessions."""
+    envs = [sessions([1.0 + 0.01 * e, 1.01 + 0.01 * e, 1.5]) for e in range(8)]
+    assert regressions.between_session_sd(envs[0], 3, None, envs[1:]) is None
+    step = judge_series(envs[0], [3], 1, lambda b, hosts: regressions.between_session_sd(
+        envs[0], b, hosts, envs[1:]))[3]
+    assert not step.kept and step.reason == "few"
+
+
 # -- asv's files ---------------------------------------------------------------
 
 BENCH = "bench_x.X.time_x"

@@ -115,6 +115,14 @@ HOST_FACTS = ("track_blas_architecture", "track_usable_cores", "track_cache_byte
 MIN_DIFFERENCES = 6
 # Differences the tail factor needs (see ``tail_factor``).
 MIN_TAIL = 20
+# Distinct pairs of successive sessions the noise needs: differences of one
+# pair of sessions, however many environments and rows give them, sample the
+# host's movement between those two sessions once. The eleventh run (a slower
+# stretch of the host, nothing benchmarked changed) moved PythonBetweenCalls
+# 1.2-1.6x in every environment; its noise rested on the one pair of sessions
+# before, and 69 steps were listed. Three pairs, as ``pooled.MIN_RUNS`` asks
+# three runs.
+MIN_SESSION_PAIRS = 3
 # A level or tracked value that never moved: one part in a thousand is the
 # least a session is trusted to (as ``evidence`` floors its round noise).
 MIN_SD = 1e-3
@@ -179,10 +187,11 @@ def level_of(measurement):
     return value if isinstance(value, (int, float)) and value > 0 else None
 
 
-def differences(sessions, boundary=None, revisions=None):
+def differences(sessions, boundary=None, revisions=None, pairs=None):
     """Log differences between successive sessions on the same host, in
     revision order, of the sessions at ``revisions`` (default: all), leaving
-    out those across ``boundary`` (the step being judged)."""
+    out those across ``boundary`` (the step being judged). ``pairs``, a set,
+    gathers the (revision, revision) pair of each difference."""
     last = {}
     out = []
     for s in sorted(sessions, key=lambda s: s.revision):
@@ -192,6 +201,8 @@ def differences(sessions, boundary=None, revisions=None):
         if prev is not None and not (boundary is not None
                                      and prev.revision < boundary <= s.revision):
             out.append(math.log(s.level) - math.log(prev.level))
+            if pairs is not None:
+                pairs.add((prev.revision, s.revision))
         last[s.host] = s
     return out
 
@@ -227,12 +238,17 @@ def between_session_sd(series, boundary, hosts=None, row=(), benchmark=()):
     environments (``row``, lists of sessions) and, if the row is short of
     ``MIN_DIFFERENCES``, with the benchmark's other rows (``benchmark``); the
     graph's own estimate when it is larger. None when no difference is left
-    to estimate it from."""
+    to estimate it from, or the differences come from fewer than
+    ``MIN_SESSION_PAIRS`` pairs of sessions."""
     revisions = {s.revision for s in series if hosts is None or s.host in hosts}
-    own = differences(series, boundary, revisions)
-    pool = own + [d for other in row for d in differences(other, boundary, revisions)]
+    pairs = set()
+    own = differences(series, boundary, revisions, pairs)
+    pool = own + [d for other in row for d in differences(other, boundary, revisions, pairs)]
     if len(pool) < MIN_DIFFERENCES:
-        pool += [d for other in benchmark for d in differences(other, boundary, revisions)]
+        pool += [d for other in benchmark
+                 for d in differences(other, boundary, revisions, pairs)]
+    if len(pairs) < MIN_SESSION_PAIRS:
+        return None
     sd = robust_sd(pool)
     if sd is None:
         return None
