@@ -45,3 +45,16 @@ def test_needs_two_full_runs(tmp_path, capsys):
     _, err = capsys.readouterr()
     assert code == 2 and err.startswith("npthreads: error: ") and "at least two" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_advice_that_grows_from_cannot_tell_is_not_a_change_of_mind():
+    from types import SimpleNamespace
+
+    from npthreads import reproduce
+    advice = {("ExpInParts", "2e7"): ["ThreadPool(4)", "cannot tell", "cannot tell"],
+              ("MatmulTutorial", "384"): ["serial loop", "ThreadPool()", "ThreadPool()"],
+              ("FillManyArrays", "128"): ["serial loop"] * 3}
+    noise = SimpleNamespace(calibration=1.0, sigma={}, session={})
+    out = reproduce.report([{}] * 3, [noise] * 3, ["c" * 40, "b" * 40, "a" * 40], advice)
+    assert "the same recommendation (or 'cannot tell') in all runs for 1 of 3 rows" in out
+    assert "no two runs name different configurations for 2 of 3 rows (67%)" in out

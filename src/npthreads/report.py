@@ -790,6 +790,10 @@ def advice(report):
     return rows
 
 
+# What ``advice_by_run`` says for a row whose evidence cannot name a cell.
+CANNOT_TELL = "cannot tell"
+
+
 def advice_by_run(results_dir, machine, commits):
     """(scenario, size) -> what each run's advice says in its advice
     environment: the recommended configuration, or "cannot tell" (which of
@@ -802,7 +806,7 @@ def advice_by_run(results_dir, machine, commits):
             g = a.grid
             text = named_config(g)
             if g.chosen and not g.decided:
-                text = "cannot tell"
+                text = CANNOT_TELL
             out.setdefault((g.scenario, g.size or "-"), []).append(text)
     return {k: v for k, v in out.items() if len(v) == len(commits)}
 

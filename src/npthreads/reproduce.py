@@ -29,7 +29,7 @@ from collections import defaultdict
 from . import UsageError, asvrun, evidence, pooled, results
 from .comparison import choose_machine, exit_code, judge_run, pairs_at, select_commit
 from .options import add_factor_option, add_results_options
-from .report import advice_by_run
+from .report import CANNOT_TELL, advice_by_run
 from .verdicts import EXIT_SLOWER, FASTER, SLOWER
 
 
@@ -185,6 +185,13 @@ def report(runs_rows, runs_noise, commits, advice, pooled_section=()):
         same = sum(1 for per_run in advice.values() if len(set(per_run)) == 1)
         lines.append(f"advice: the same recommendation (or 'cannot tell') in all runs for "
                      f"{same} of {len(advice)} rows ({same / len(advice):.0%})")
+        # "cannot tell" in one run and a recommendation in another is the
+        # evidence growing (each run is judged on the runs up to it); two
+        # runs naming different configurations is the advice changing its mind
+        named = sum(1 for per_run in advice.values()
+                    if len(set(per_run) - {CANNOT_TELL}) <= 1)
+        lines.append(f"advice: no two runs name different configurations for {named} of "
+                     f"{len(advice)} rows ({named / len(advice):.0%})")
         for key, per_run in sorted(advice.items()):
             if len(set(per_run)) > 1:
                 lines.append(f"  differs: {' / '.join(key)}: " + " | ".join(per_run))
