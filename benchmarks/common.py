@@ -135,7 +135,7 @@ class Scenario(Versioned):
         asv records the cell as failed, with the message, never as skipped or
         timed. Once per process and cell (asv calls setup before every
         sample, and a round is a process), and under ``npthreads bench``
-        once per run, environment and cell (``_checked_in_run``): checking
+        once per run, environment and cell (``_run_mark``): checking
         in every round took a third of an environment's round (9-10 s of
         28 s, numpy 2.4.6), and six rounds times eight environments took
         too long for a run (issue 16's 15 minutes).

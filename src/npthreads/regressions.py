@@ -51,6 +51,9 @@ The rule, for one graph (benchmark, parameter combination, environment):
    a too-small one is what would let a host change through). The
    differences across the step being judged are left out of every pool: a
    real step in every environment would otherwise count as its own noise.
+   The pool must span ``MIN_SESSION_PAIRS`` pairs of successive sessions:
+   eight environments' differences between the same two sessions are one
+   sample of the host's movement, not eight.
    Between sessions the noise is heavier-tailed than a normal (a host
    change now and then), so, as ``evidence`` does with its negative
    control, the SD is widened by the factor by which the pool's 90th
