@@ -194,15 +194,13 @@ class Scenario(Versioned):
 def _run_mark(*cell):
     """Where this run marks ``cell`` checked in this environment, or None
     outside ``npthreads bench`` (``profiles.CHECKED_ENV`` unset). The
-    environment is its interpreter and the variables that change what the
-    same interpreter runs (the free-threaded axis runs one interpreter with
-    the GIL off and on)."""
+    environment is asv's name for it (``ASV_ENV_NAME``, which carries the
+    variables that change what one interpreter runs: the free-threaded axis
+    runs one interpreter with the GIL off and on) and its interpreter."""
     folder = os.environ.get(profiles.CHECKED_ENV)
     if not folder or not Path(folder).is_dir():
         return None
-    variables = [os.environ.get(v, "") for v in
-                 ("PYTHON_GIL", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE")]
-    text = repr((sys.executable, variables, cell))
+    text = repr((os.environ.get("ASV_ENV_NAME"), sys.executable, cell))
     return Path(folder) / hashlib.sha1(text.encode()).hexdigest()
 
 

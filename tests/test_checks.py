@@ -184,14 +184,15 @@ def test_checked_once_per_run_environment_and_cell(pool, tmp_path, monkeypatch):
     folder carries the check over from the first round."""
     from npthreads import profiles
     monkeypatch.setenv(profiles.CHECKED_ENV, str(tmp_path))
-    monkeypatch.setenv("PYTHON_GIL", "0")
+    monkeypatch.setenv("ASV_ENV_NAME", "virtualenv-py3.13t-numpy2.4.6-PYTHON_GIL0")
     batch = workloads.python_work_batch("vector", 16, 20, 4)
     counting = Counting(pool)
     for _ in range(3):                         # three rounds: three processes
         _scenario(counting).check_results(batch)
         common._CHECKED.clear()
     assert counting.runs == 1
-    monkeypatch.setenv("PYTHON_GIL", "1")      # the same interpreter, the GIL on: checked
+    # the same interpreter, the GIL on: another environment, checked
+    monkeypatch.setenv("ASV_ENV_NAME", "virtualenv-py3.13t-numpy2.4.6-PYTHON_GIL1")
     _scenario(counting).check_results(batch)
     assert counting.runs == 2
 

@@ -82,7 +82,8 @@ def arm(python, drop_each):
 
 
 def between_sd(groups):
-    """SD of the group means beyond what the within-group spread explains."""
+    """(between, within): the SD of the group means beyond what the spread
+    within groups explains, and that spread."""
     within = statistics.fmean(statistics.variance(g) for g in groups)
     means = [statistics.fmean(g) for g in groups]
     return math.sqrt(max(0.0, statistics.variance(means) - within / len(groups[0]))), \

@@ -167,7 +167,7 @@ def path_with_pythons(conf, path=None):
     extra = []
     for python in _matrix_pythons(conf):
         matches = sorted(root.glob(f"{python}.*"),
-                         key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)])
+                         key=lambda p: numbers(p.name))
         matches = [m for m in matches if re.fullmatch(rf"{re.escape(python)}\.\d+", m.name)]
         if matches:
             extra.append(str(matches[-1] / "bin"))

@@ -188,7 +188,7 @@ def history_line(c):
     judged = c.history
     if judged:
         return (f"other runs: slower and faster rows judged again in {len(judged)} other "
-                f"full run(s) of this machine ({', '.join(c[:8] for c in judged)}), each "
+                f"full run(s) of this machine ({', '.join(commit[:8] for commit in judged)}), each "
                 "on its own noise model")
     if c.history_asked:
         return "other runs: none of this machine's other full runs has both environments"

@@ -35,7 +35,6 @@ from .verdicts import (CHANGED, EXIT_OK, EXIT_SLOWER, FAILED, FASTER, INVALID, M
                        SKIPPED, SLOWER, TOO_FEW, TRACKED, UNCHANGED, UNSTABLE, counts)
 from .units import format_value
 
-DEFAULT_FACTOR = evidence.FACTOR
 # Sides whose asv runs lie further apart than this are different sessions.
 # asv records when each benchmark's last round started; in one interleaved
 # run (a make bench, or asv run HASHFILE:) two sides' last rounds lie within
@@ -565,12 +564,6 @@ def judge_pooled(history, side_a, side_b, rows, factor):
     return most
 
 
-def decided(r):
-    """The verdict a row stands on: pooled over runs where it was pooled
-    (narrower, and every session agrees to it), else this run's."""
-    return r.pooled or r.verdict
-
-
 def exit_code(rows, gated=True):
     """1 if any row is slower and the comparison may gate: both sides from
     one session (or an environment pair pooled over the machine's runs,
@@ -695,7 +688,7 @@ class Comparison:
                                         self.side_b, self.rows, self.factor)
 
 
-def load_comparison(results_dir=None, machine=None, *, factor=DEFAULT_FACTOR, to_machine=None,
+def load_comparison(results_dir=None, machine=None, *, factor=evidence.FACTOR, to_machine=None,
                     **sides):
     """The comparison of the two sides ``sides`` name (``choose_sides``'s
     keywords) in the results under ``results_dir`` (default: the

@@ -32,8 +32,9 @@ class Summary:
 AXIS_NAMES = {"numpy": "numpy", "openblas": "openblas", "freethreaded": "free-threaded"}
 
 
-def summary(rep, measurements):
-    """The index line of ``rep``'s machine; ``measurements``: all of its results."""
+def summary(rep):
+    """The index line of ``rep``'s machine."""
+    measurements = rep.measurements
     numbered = [e for e in rep.envs if e.numpy != "pinned"] or rep.envs
     newest = max(numbered, key=lambda e: report.version_key(e.numpy), default=None)
     axes = {m.axis for m in measurements}
@@ -199,6 +200,7 @@ def fleet(reports, summaries=None):
     first = reports[names[0]].envs if names else []
     order = [e.label for e in first if e.label in common]
     common = sorted(order, key=lambda label: label != "numpy pinned")
+    cores = {m: cores_of(reports[m]) for m in names}
     by_key = {}
     for m in names:
         for g in reports[m].grids:
@@ -209,7 +211,7 @@ def fleet(reports, summaries=None):
         s = Scenario(benchmark, any_grid.scenario, size)
         for env in common:
             s.rows.append(Row(benchmark, any_grid.scenario, size, env, [
-                Pick(m, cores_of(reports[m]), per_machine.get(m, {}).get(env)) for m in names]))
+                Pick(m, cores[m], per_machine.get(m, {}).get(env)) for m in names]))
         scenarios.append(s)
     # each report's grids are in the story's order; sizes keep theirs (a stable sort)
     rank = {b: i for i, b in enumerate(dict.fromkeys(
@@ -220,8 +222,5 @@ def fleet(reports, summaries=None):
 
 def build(results_dir):
     """The Fleet of every machine under ``results_dir``."""
-    reports, summaries = {}, {}
-    for machine in results.machines(results_dir):
-        reports[machine] = report.build(results_dir, machine)
-        summaries[machine] = summary(reports[machine], results.load(results_dir, machine))
-    return fleet(reports, summaries)
+    reports = {m: report.build(results_dir, m) for m in results.machines(results_dir)}
+    return fleet(reports, {m: summary(rep) for m, rep in reports.items()})

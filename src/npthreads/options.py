@@ -1,7 +1,7 @@
 """Options several commands share, declared once so they read and default
 the same everywhere (``compare``, ``reproducibility``)."""
 
-from .comparison import DEFAULT_FACTOR
+from .evidence import FACTOR
 
 
 def add_results_options(parser):
@@ -10,11 +10,12 @@ def add_results_options(parser):
     parser.add_argument("--results", metavar="DIR",
                         help="asv results directory (default: results/ of the repository)")
     parser.add_argument("--machine", metavar="NAME",
-                        help="machine whose results to read (default: the only one)")
+                        help="machine whose results to read (default: the only one, else "
+                             "this host's)")
 
 
 def add_factor_option(parser, help_text="the least change worth a verdict, whatever "
                                         "the resolution"):
     """--factor: the least change a verdict calls slower or faster."""
-    parser.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
-                        help=f"{help_text} (default {DEFAULT_FACTOR})")
+    parser.add_argument("--factor", type=float, default=FACTOR,
+                        help=f"{help_text} (default {FACTOR})")

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import jinja2
 
 from . import machines as fleet_model
-from . import plots, pooled, report, results
+from . import plots, pooled, report
 from .units import format_duration
 
 # Autoescape for every template, whatever its file name; StrictUndefined so a
@@ -528,22 +528,19 @@ def write_reports(results_dir, out):
     machine; returns [(machine, page path)]."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written, rows, reports, slugs, summaries = [], [], {}, {}, {}
-    found = results.machines(results_dir)
-    for machine in found:
-        rep = reports[machine] = report.build(results_dir, machine)
-        slugs[machine] = slug(machine)
-        folder = out / slugs[machine]
-        machine_page(rep, folder, several=len(found) > 1)
+    fleet = fleet_model.build(results_dir)
+    several = len(fleet.reports) > 1
+    written, rows = [], []
+    for machine, rep in fleet.reports.items():
+        folder = out / slug(machine)
+        machine_page(rep, folder, several=several)
         written.append((machine, folder / "index.html"))
-        summary = summaries[machine] = fleet_model.summary(
-            rep, results.load(results_dir, machine))
-        rows.append(_summary_row(summary, f"{slugs[machine]}/index.html"))
-    if len(reports) > 1:
-        machines_page(fleet_model.fleet(reports, summaries), out, slugs)
+        rows.append(_summary_row(fleet.summaries[machine], f"{slug(machine)}/index.html"))
+    if several:
+        machines_page(fleet, out, {m: slug(m) for m in fleet.reports})
     machines = Table(["machine", "cores", "CPU", "memory", "BLAS (newest numpy)",
                       "kernel", "axes that ran", "environments", "full runs",
                       "newest commit", "date"], rows)
     _render("index.html", out / "index.html", title="npthreads reports", site_root="../",
-            machines=machines, several=len(reports) > 1)
+            machines=machines, several=several)
     return written

@@ -14,7 +14,7 @@ How (``History.contrast``):
 - per run, the contrast of two cells (the same row in two environments, or
   two cells of one environment for the advice) is the log ratio of their
   medians of round summaries, with its sampling variance from the row's
-  spread of rounds pooled over every run (``evidence.pooled_sigma``), as the
+  spread of rounds pooled over every run (``evidence.build_noise``), as the
   per-run verdicts use it (``evidence.noise_of``). A run's own spread made
   a quiet run weigh 25x the others: the ninth run's DotBlasThreads 1e5 row
   at ``cores`` had a spread of 0.034 against 0.13-0.23 in the other runs,
@@ -216,13 +216,7 @@ def history_of(measurements):
         rounds = evidence.rounds_of(m)
         if rounds:
             history.rounds.setdefault((m.env_name, m.commit), {})[m.key] = rounds
-    groups = {}
-    for rows in history.rounds.values():
-        for key, rounds in rows.items():
-            groups.setdefault(key, []).append(rounds)
-    history.sigma = {key: max(sigma, 1e-3) for key, sigma in
-                     ((k, evidence.pooled_sigma(g)) for k, g in groups.items())
-                     if sigma is not None}
+    history.sigma = evidence.build_noise(history.rounds).sigma
     for commit in runs:
         pair = evidence.control_pair(measurements, commit)
         if pair:

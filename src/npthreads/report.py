@@ -248,6 +248,7 @@ class Report:
     # on (PYTHON_GIL=0/1), judged against this run's noise.
     threaded_envs: list = field(default_factory=list)
     threaded_grids: list = field(default_factory=list)
+    measurements: list = field(default_factory=list)   # all of the machine's results
 
     def figures(self, axis=False):
         """Grids grouped as the page shows them: (benchmark, size) -> [Grid
@@ -335,7 +336,7 @@ def build(results_dir, machine, commit=None):
     swapped = [m for m in measured if m.axis == "openblas"]
     threaded = [m for m in measured if m.axis == "freethreaded"]
     measured = [m for m in measured if m.axis == "numpy"]
-    report = Report(machine=machine, info=info, envs=[], grids=[])
+    report = Report(machine=machine, info=info, envs=[], grids=[], measurements=everything)
     report.envs, report.grids = _grids(measured, noise, report.specs, history)
     if swapped:
         hosts = {m.numpy for m in swapped}

@@ -281,9 +281,12 @@ def load(results_dir, machine=None):
     # only results older than the suite's own numpy track need git
     tracked = {(m.env_name, m.commit) for m in out
                if m.benchmark.endswith("track_numpy_version") and m.status == "ok"}
-    for m in out:
-        if m.numpy == "pinned" and (m.env_name, m.commit) not in tracked:
-            m.pinned_numpy = pinned_numpy_at(m.commit, str(Path(results_dir).resolve()))
+    untracked = [m for m in out if m.numpy == "pinned" and (m.env_name, m.commit) not in tracked]
+    if untracked:
+        repo = str(Path(results_dir).resolve())
+        pins = {c: pinned_numpy_at(c, repo) for c in {m.commit for m in untracked}}
+        for m in untracked:
+            m.pinned_numpy = pins[m.commit]
     return out
 
 

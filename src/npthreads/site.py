@@ -1,7 +1,7 @@
 """The site: results turned into one static site that works offline
 (``npthreads publish``, and the last step of ``npthreads bench``).
 
-Five steps, each because of something the previous one lacks:
+Six steps, each because of something the previous one lacks:
 1. ``asv publish`` writes the history data (index.json, graphs/), but its page
    loads jQuery, flot and bootstrap from public CDNs and shows only an error
    without network;
@@ -29,12 +29,12 @@ Five steps, each because of something the previous one lacks:
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 from . import UsageError, asvrun, pages, regressions, results
+from .openblas_build import numbers
 
 # Files the tachyon UI fetches that asv 0.6 does not write, with the empty
 # value the UI accepts (checked against asv-tachyon 0.5.8's index.js).
@@ -172,7 +172,7 @@ def open_on_a_full_series(index):
         free_threaded = results.is_free_threaded(entry.get("python"))
         # one every machine ran: the machine selector then finds graphs
         everywhere = ran[_environment(entry)] == machines
-        newest = [-int(x) for x in re.findall(r"\d+", str(entry.get("numpy") or ""))]
+        newest = [-x for x in numbers(entry.get("numpy") or "")]
         return (not complete, swapped, free_threaded, not everywhere, -points(entry), newest)
     entries.sort(key=rank)
     index.write_text(json.dumps(data))
