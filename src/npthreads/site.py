@@ -208,14 +208,14 @@ def publish(root, config, env):
                          "(run `npthreads bench` first)")
     # Read everything once before asv does: a corrupt file is then one line,
     # not an error after a page of asv's progress.
-    results.load(results_dir)
+    measurements = results.load(results_dir)
     code = asvrun.asv(["publish", "--config", str(config)], env, root)
     if code:
         return code
     install_ui(html_dir)
     written = pages.write_reports(results_dir, html_dir / "reports")
     link_reports(html_dir / "index.html")
-    print(regressions.rewrite(html_dir, results_dir).line())
+    print(regressions.rewrite(html_dir, results_dir, measurements).line())
     # after the regressions: they match asv's feed by asv's own paths
     one_series_per_machine(html_dir)
     mirror_samples(html_dir)
