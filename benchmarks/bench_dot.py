@@ -49,6 +49,12 @@ class DotEnvVarTutorial(Scenario):
     # round's median) keep the four rounds of eight environments near 1.5 min.
     repeat = 2
     number = 1
+    # No warm-up call: with number fixed, asv_runner's warm-up is one more
+    # interpreter started and thrown away, a third of this class's 1.7-2.3 s
+    # an environment round (measured with numpy 2.4.6), and it warms nothing
+    # a sample keeps: each sample is a fresh interpreter, whose files the
+    # environment's forkserver has already read into the page cache.
+    warmup_time = 0.0
 
     def setup(self, size, omp_num_threads):
         self.require_memory(cost.dot_nbytes(SIZES[size]), f"dot {size}")

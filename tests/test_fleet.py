@@ -209,6 +209,19 @@ def test_spawn_where_there_is_no_fork(monkeypatch):
     assert asvrun.launch_method_args() == ["--launch-method", "spawn"]
 
 
+@pytest.mark.skipif(not shutil.which("taskset"), reason="needs taskset (util-linux)")
+def test_environments_build_one_per_usable_core():
+    """A run confined to one core builds one environment at a time: asv's
+    --parallel follows the cores the run may use, not the host's."""
+    import subprocess
+    code = "from npthreads import asvrun; print(' '.join(asvrun.parallel_build_args()))"
+    out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["--parallel", "1"]
+    from npthreads import asvrun
+    assert asvrun.parallel_build_args() == ["--parallel", str(machine.usable_cores())]
+
+
 def test_machine_name_command_and_bench_machine_option():
     out = run_cli("machine-name", "--prefix", "self")
     assert out.returncode == 0 and out.stdout.startswith("self-linux-")

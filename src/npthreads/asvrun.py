@@ -444,6 +444,14 @@ def asv(args, env, root, timeout=None, to_stderr=False):
         raise
 
 
+def parallel_build_args():
+    """asv run's option to create and build the environments in parallel,
+    one per usable core (asv benchmarks them one at a time all the same).
+    Measured on this 2-core VM: `asv setup` of the eight environments of
+    `make bench` took 75.8 s one at a time and 38.5 s two at a time."""
+    return ["--parallel", str(machine.usable_cores())]
+
+
 def launch_method_args():
     """asv run's options for the launch method this platform has: asv's
     forkserver needs fork and Unix sockets (asv.runner.get_spawner), so

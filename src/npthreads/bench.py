@@ -105,6 +105,7 @@ def run(args):
     cmd = ["run", f"{commit}^!", "--config", str(config), "--machine", name,
            "--record-samples", "--show-stderr", "--interleave-rounds"]
     cmd += asvrun.launch_method_args()  # spawn where asv has no forkserver (Windows)
+    cmd += asvrun.parallel_build_args()
     if profile == "quick":
         cmd.append("--quick")
     for pattern in args.bench or asvrun.axis_benchmarks(args.axis):
