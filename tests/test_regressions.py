@@ -237,6 +237,78 @@ def test_only_supported_steps_stay_in_asvs_schema(asv_output):
     assert not list(html.glob("*.tmp"))
 
 
+def _history(tmp_path, levels_of, rounds_of=None):
+    """A published site's History over ``levels_of`` ({benchmark: [level at
+    revisions 1..6]}), one time row each, as ``asv_output`` builds one."""
+    benchmarks = {b: {"name": b, "params": [], "param_names": [], "type": "time",
+                      "unit": "seconds"} for b in levels_of}
+    index = {"revision_to_hash": {str(r): h for r, h in HASHES.items()},
+             "graph_param_list": [PARAMS], "benchmarks": benchmarks}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    measured = []
+    for b, levels in levels_of.items():
+        graph = tmp_path / regressions.graph_path(PARAMS, b)
+        graph.parent.mkdir(parents=True, exist_ok=True)
+        graph.write_text(json.dumps([[r, levels[r - 1]] for r in HASHES]))
+        for r, h in HASHES.items():
+            m = measurement(b, {}, h, levels[r - 1])
+            if rounds_of and (b, r) in rounds_of:
+                m.samples = [x for x in rounds_of[(b, r)] for _ in range(3)]
+            measured.append(m)
+    return regressions.History(tmp_path, tmp_path / "no-results", index, measured)
+
+
+def test_a_step_every_benchmark_takes_is_the_host_not_a_regression(tmp_path):
+    """The eleventh run: a slower stretch of the host moved every scenario
+    1.14-1.64x at once and stayed; PythonBetweenCalls, with five sessions
+    only, then looked like 27 regressions. Each session's common movement
+    (the median over benchmarks) is taken out first; a benchmark that moves
+    beyond it is still a step."""
+    host = [1.0, 1.0, 1.0, 1.5, 1.5, 1.5]
+    # each benchmark its own session-to-session noise (NOISE, rotated)
+    levels = {f"bench_x.B{i}.time_x": [1e-3 * (1 + i / 10) * h * NOISE[(r + i) % 6]
+                                       for r, h in enumerate(host)]
+              for i in range(6)}
+    # B0 also slows down 1.6x for good at the same session: a real step
+    levels["bench_x.B0.time_x"] = [v * (1.6 if r >= 3 else 1)
+                                   for r, v in enumerate(levels["bench_x.B0.time_x"])]
+    history = _history(tmp_path, levels)
+    assert history.effect[("m", 4)] - history.effect[("m", 3)] == pytest.approx(
+        math.log(1.5), abs=0.1)
+    verdicts = {}
+    for b in ("bench_x.B0.time_x", "bench_x.B1.time_x"):
+        path = regressions.graph_path(PARAMS, b)
+        verdicts[b] = judge_series(history.sessions(path, None), [4], 1)[4]
+    real, host_only = verdicts["bench_x.B0.time_x"], verdicts["bench_x.B1.time_x"]
+    assert real.kept and real.ratio == pytest.approx(1.6, rel=0.1)
+    assert not host_only.kept and host_only.ratio == pytest.approx(1.0, abs=0.1)
+
+
+def test_fewer_benchmarks_than_a_vote_needs_move_nothing(tmp_path):
+    levels = {f"bench_x.B{i}.time_x": [1e-3 * n * (1.5 if r >= 3 else 1)
+                                       for r, n in enumerate(NOISE)]
+              for i in range(regressions.MIN_SESSION_BENCHMARKS - 1)}
+    history = _history(tmp_path, levels)
+    assert set(history.effect.values()) == {0.0}
+
+
+def test_a_session_whose_rounds_scatter_says_less(tmp_path):
+    """A threaded row whose rounds scatter 10-21 ms in its newest session
+    (the pin-following environment's ThreadPool(2xcores) of
+    PythonBetweenCalls, cdb7e571) is not a step on that session alone; the
+    same level with rounds that agree is."""
+    quiet = [1.00, 1.02, 0.99, 1.01, 1.00]
+    levels = {"bench_x.X.time_x": [1e-3 * q for q in quiet] + [1.6e-3]}
+    steady = _history(tmp_path / "steady", levels)
+    scattered = _history(tmp_path / "scattered", levels,
+                         {("bench_x.X.time_x", 6): [1.0e-3, 1.9e-3, 2.1e-3, 1.3e-3]})
+    path = regressions.graph_path(PARAMS, "bench_x.X.time_x")
+    for history, kept in ((steady, True), (scattered, False)):
+        series = history.sessions(path, None)
+        assert judge_series(series, [6], 1)[6].kept is kept
+
+
 def test_a_corrupt_regressions_file_is_one_line(asv_output):
     html, _, measured = asv_output
     # a corrupt feed: one line, and regressions.json left as asv wrote it

@@ -28,7 +28,19 @@ The rule, for one graph (benchmark, parameter combination, environment):
    architecture codes) is a fact about the environment, never a regression.
 2. Levels. Each session's level is the median of its round summaries
    (``evidence.rounds_of``; a track's one value): the round, not the
-   sample, is the unit of noise.
+   sample, is the unit of noise. Its standard error within the session
+   comes from the spread of those rounds (``level_se_of``).
+   The session's common movement is taken out first: a two-way median
+   polish of every timed row's log level over the machine's sessions
+   (``stats.session_effects``), each benchmark one vote, gives each session
+   the factor by which the host of the moment made everything slower or
+   faster; times are divided by it, rates multiplied. The eleventh run, a
+   slower stretch of the host, moved every scenario 1.14-1.64x at once and
+   the next two runs stayed near it: PythonBetweenCalls, with only five
+   sessions, then showed 27 "regressions". A change in fewer than half the
+   benchmarks barely moves the median, so it stays a step; a change in
+   every benchmark at once cannot be told from the host this way (``compare
+   --commits A B --confirm`` re-measures both commits in one session).
 3. Hosts. The suite records, in every environment of every session, facts
    about the host (``HOST_FACTS``: the CPU family OpenBLAS detects, the
    usable cores, the cache sizes). Sessions are only compared with
@@ -63,8 +75,10 @@ The rule, for one graph (benchmark, parameter combination, environment):
 5. The test. A step at revision c compares the sessions from c up to the
    next supported step (or the end) with those from the previous supported
    step (or the start) up to c, within each shared host, as the difference
-   of mean log levels over its standard error (sigma x sqrt(1/n_before +
-   1/n_after), the hosts combined with inverse-variance weights). It is
+   of mean log levels over its standard error (sigma^2 x (1/n_before +
+   1/n_after), plus each session's own error squared over n^2 on its side:
+   a session whose rounds scatter 10-21 ms says less than one whose rounds
+   agree; the hosts combined with inverse-variance weights). It is
    supported when it is worse by at least ``evidence.Z`` standard errors
    and at least ``evidence.FACTOR`` in ratio. When a graph has several
    steps, the weakest unsupported one is dropped and the others judged
@@ -79,15 +93,12 @@ session, where the host is the same for both.
 asv lists a falling rate nowhere (to asv it is an improvement), and this
 module adds nothing asv did not find, so the site cannot show one.
 
-On the committed history (8 sessions, 17 environments) asv listed 526
-steps in 487 entries; 11 are kept, all at a5320941, the commit that changed
-the suite's sampling (6 rounds of 3 samples instead of 2 of 4-5, a shorter
-warm-up): 384x384 matmuls from Python threads 1.4-2x slower over 2-3
-sessions on each side on the same host facts, and still at the new level
-on the next host. Of the others, 414 are the newest session against the
-one before it on a host seen only in those two sessions, 65 cross the
-change of host, 24 are within their row's noise, 10 are rates that went up
-and 2 a change of the detected CPU family.
+On the committed history (13 full runs on amd-epyc-2cpu-24gib, at
+cdb7e571) asv listed 363 steps in 349 entries; none is kept: 185 did not
+rise beyond their session's common movement, 75 lack sessions enough on one
+host, 55 are within their row's noise, 37 cross a change of host, 10 are
+facts and 1 a rate that went up. Without the session's common movement,
+27 PythonBetweenCalls steps at the slower stretch were kept.
 
 Plain functions and dataclasses, standard library only.
 """
@@ -107,7 +118,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import UsageError, evidence, results
+from . import UsageError, evidence, results, stats
 
 # Tracks the suite records in every environment of every session that say
 # which host it ran on (bench_environment.py): OpenBLAS's CPU family (the
@@ -126,6 +137,10 @@ MIN_TAIL = 20
 # before, and 69 steps were listed. Three pairs, as ``pooled.MIN_RUNS`` asks
 # three runs.
 MIN_SESSION_PAIRS = 3
+# Benchmarks a session's common movement is estimated from (``session
+# effect``): each votes with the median of its rows, so fewer than half of
+# them changing does not move it. Below this, no movement is removed.
+MIN_SESSION_BENCHMARKS = 5
 # A level or tracked value that never moved: one part in a thousand is the
 # least a session is trusted to (as ``evidence`` floors its round noise).
 MIN_SD = 1e-3
@@ -141,6 +156,7 @@ WHY = {
     "noise": "within their row's between-session noise",
     "host": "across a change of host (the sessions recorded different CPU facts)",
     "better": "a rate that went up (higher is better)",
+    "common": "no rise beyond the session's common movement (the host's, in every benchmark)",
     "fact": "a tracked fact, not performance",
     "few": "without sessions enough on one host to estimate their noise",
     "unmatched": "not found in the results",
@@ -153,6 +169,7 @@ class Session:
     revision: int          # asv's revision number of the session's commit
     level: float           # median of round summaries (or the tracked value), > 0
     host: tuple = ()       # the host facts it recorded; () when none were
+    se: float = 0.0        # the level's standard error within the session, log scale
 
 
 @dataclass
@@ -188,6 +205,18 @@ def level_of(measurement):
         return statistics.median(rounds)
     value = measurement.value
     return value if isinstance(value, (int, float)) and value > 0 else None
+
+
+def level_se_of(measurement):
+    """The standard error of a session's level (log scale) from the spread
+    of its rounds: a threaded row whose rounds scatter 10-21 ms in one
+    session says less of that session than one whose rounds agree. 0 for a
+    track (one value) or a single round."""
+    rounds = evidence.rounds_of(measurement)
+    if len(rounds) < 2:
+        return 0.0
+    return evidence.MEDIAN_SE * statistics.stdev(math.log(r) for r in rounds) \
+        / math.sqrt(len(rounds))
 
 
 def differences(sessions, boundary=None, revisions=None, pairs=None):
@@ -269,31 +298,43 @@ def judge_step(before, after, sense, noise, revision=0):
     hosts = {s.host for s in before} & {s.host for s in after}
     if not hosts:
         return Step(revision, False, "host", before=len(before), after=len(after))
-    diff = weight = 0.0
-    n_before = n_after = 0
-    for host in hosts:
-        b = [math.log(s.level) for s in before if s.host == host]
-        a = [math.log(s.level) for s in after if s.host == host]
-        w = 1 / (1 / len(a) + 1 / len(b))
-        diff += w * (statistics.fmean(a) - statistics.fmean(b))
-        weight += w
-        n_before, n_after = n_before + len(b), n_after + len(a)
-    diff /= weight
-    step = Step(revision, False, "noise", ratio=math.exp(diff), before=n_before,
-                after=n_after)
-    worse = sense * diff
-    if worse <= 0:
-        # asv lists a rate that rose (a time that fell has no asv entry)
-        step.reason = "better"
+    sides = [([s for s in before if s.host == h], [s for s in after if s.host == h])
+             for h in hosts]
+    diff, _ = _difference(sides, 1.0, within=False)
+    step = Step(revision, False, "noise", ratio=math.exp(diff),
+                before=sum(len(b) for b, _ in sides), after=sum(len(a) for _, a in sides))
+    if sense * diff <= 0:
+        # asv lists a rate that rose; a time asv saw rise that did not rise
+        # beyond its sessions' common movement moved with the host
+        step.reason = "better" if sense < 0 else "common"
         return step
     step.sd = noise(hosts)
     if step.sd is None:
         step.reason = "few"
         return step
-    step.z = worse / (step.sd / math.sqrt(weight))
+    diff, se = _difference(sides, step.sd)
+    worse = sense * diff
+    step.ratio, step.z = math.exp(diff), worse / se
     step.kept = step.z >= evidence.Z and math.exp(worse) >= evidence.FACTOR
     step.reason = "supported" if step.kept else "noise"
     return step
+
+
+def _difference(sides, sd, within=True):
+    """(after - before in mean log level, its standard error), each host's
+    sides weighted by the inverse of their variance: ``sd`` between sessions,
+    and (``within``) each session's own standard error."""
+    diff = weight = 0.0
+    for b, a in sides:
+        var = sd ** 2 * (1 / len(a) + 1 / len(b))
+        if within:
+            var += (sum(s.se ** 2 for s in a) / len(a) ** 2
+                    + sum(s.se ** 2 for s in b) / len(b) ** 2)
+        w = 1 / var
+        diff += w * (statistics.fmean(math.log(s.level) for s in a)
+                     - statistics.fmean(math.log(s.level) for s in b))
+        weight += w
+    return diff / weight, 1 / math.sqrt(weight)
 
 
 def judge_series(sessions, boundaries, sense, noise=None):
@@ -431,8 +472,10 @@ class History:
         hash_rev = {h: r for r, h in self.rev_hash.items()}
         measurements = results.load(results_dir) if measurements is None else measurements
         self.at = {}            # (machine, env, revision, key) -> level
+        self.se_at = {}         # (machine, env, revision, key) -> its se (level_se_of)
         self.facts = {}         # (machine, env, revision) -> {fact key: value}
         environments = {}
+        timed = {}              # machine -> {(env, key): (benchmark, {revision: log level})}
         for m in measurements:
             environments.setdefault((m.machine, m.env_name), _env_fields(m))
             rev = hash_rev.get(m.commit)
@@ -443,6 +486,14 @@ class History:
             level = level_of(m)
             if level:
                 self.at[(m.machine, m.env_name, rev, m.key)] = level
+                self.se_at[(m.machine, m.env_name, rev, m.key)] = level_se_of(m)
+                if sense_of(m.benchmark, m.unit) == 1:
+                    row = timed.setdefault(m.machine, {}).setdefault(
+                        (m.env_name, m.key), (m.benchmark, {}))
+                    row[1][rev] = math.log(level)
+        # (machine, revision) -> the session's common movement, log scale
+        self.effect = {(machine, rev): e for machine, rows in timed.items()
+                       for rev, e in stats.session_effects(rows, MIN_SESSION_BENCHMARKS).items()}
         # every graph asv drew: path -> (its params, benchmark, environment)
         self.graphs = {}
         for params in index.get("graph_param_list") or []:
@@ -483,7 +534,12 @@ class History:
         facts = [self.facts.get((*env, r), {}) for r in revs]
         # the facts every session of the graph recorded name its host
         common = sorted(set.intersection(*(set(f) for f in facts)), key=str) if facts else []
-        return [Session(r, self.at[(*env, r, key)], tuple(f[k] for k in common))
+        # a time less, a rate more, by the session's common movement
+        sense = sense_of(name, self.benchmarks[name].get("unit"))
+        machine = env[0]
+        return [Session(r, self.at[(*env, r, key)]
+                        * math.exp(-sense * self.effect.get((machine, r), 0.0)),
+                        tuple(f[k] for k in common), self.se_at[(*env, r, key)])
                 for r, f in zip(revs, facts)]
 
     def neighbours(self, path, index):

@@ -199,3 +199,39 @@ def random_effects(estimates, variances):
     q_hk = sum(wi * (y - mu) ** 2 for wi, (y, _) in zip(ws, pairs)) / (k - 1)
     se_hk = math.sqrt(q_hk / sws)
     return Pooled(estimate=mu, se=max(se_dl, se_hk), tau2=tau2, k=k)
+
+
+def session_effects(rows, min_groups, iterations=10):
+    """The common movement of each session, robustly: a two-way median
+    polish (Tukey) of log levels, rows x sessions, in which each group of
+    rows (a benchmark) has one vote per session.
+
+    ``rows`` maps a row to (its group, {session: log level}). A row's effect
+    is the median of its levels less the sessions' effects; a session's
+    effect is the median over groups of each group's median residual there,
+    so a change in a few groups moves it as little as a change in a few rows
+    moves a median. Sessions with fewer than ``min_groups`` groups get no
+    effect (0.0: nothing is removed). Returns {session: effect}, the median
+    effect 0."""
+    # a row seen in one session says nothing of how sessions differ
+    rows = {r: v for r, v in rows.items() if len(v[1]) > 1}
+    sessions = {s for _, levels in rows.values() for s in levels}
+    effect = dict.fromkeys(sessions, 0.0)
+    estimable = set()
+    for _ in range(iterations):
+        row_effect = {r: statistics.median(y - effect[s] for s, y in levels.items())
+                      for r, (_, levels) in rows.items()}
+        by_session = {}
+        for r, (group, levels) in rows.items():
+            for s, y in levels.items():
+                by_session.setdefault(s, {}).setdefault(group, []).append(y - row_effect[r])
+        for s in sessions:
+            groups = by_session.get(s, {})
+            if len(groups) >= min_groups:
+                effect[s] = statistics.median(statistics.median(v) for v in groups.values())
+                estimable.add(s)
+    if estimable:
+        centre = statistics.median(effect[s] for s in estimable)
+        for s in estimable:
+            effect[s] -= centre
+    return effect
