@@ -137,9 +137,10 @@ MIN_TAIL = 20
 # before, and 69 steps were listed. Three pairs, as ``pooled.MIN_RUNS`` asks
 # three runs.
 MIN_SESSION_PAIRS = 3
-# Benchmarks a session's common movement is estimated from (``session
-# effect``): each votes with the median of its rows, so fewer than half of
-# them changing does not move it. Below this, no movement is removed.
+# Benchmarks a session's common movement is estimated from
+# (``stats.session_effects``): each votes with the median of its rows, so
+# fewer than half of them changing does not move it. With fewer, no
+# movement is removed.
 MIN_SESSION_BENCHMARKS = 5
 # A level or tracked value that never moved: one part in a thousand is the
 # least a session is trusted to (as ``evidence`` floors its round noise).
