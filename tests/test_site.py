@@ -220,6 +220,21 @@ def test_plot_labels_from_results_are_plain_text(tmp_path):
     assert (tmp_path / "versions.png").stat().st_size > 1000
 
 
+def test_plots_drawn_in_worker_processes_are_the_ones_asked_for(tmp_path):
+    """``plots.draw_all`` draws the report's figures in spawned processes:
+    each file written, and a figure that cannot be written stops the caller
+    with its error, not a silent gap in the page."""
+    from npthreads import plots
+    series = [("m", [1.5, None], [True, False])]
+    jobs = [(plots.machine_speedups, (["a", "b"], series, tmp_path / f"f{i}.png"), {})
+            for i in range(8)]
+    plots.draw_all(jobs, 2)
+    assert all((tmp_path / f"f{i}.png").stat().st_size > 1000 for i in range(8))
+    jobs[3] = (plots.machine_speedups, (["a", "b"], series, tmp_path / "no" / "f.png"), {})
+    with pytest.raises(FileNotFoundError):
+        plots.draw_all(jobs, 2)
+
+
 def _set_samples(results_dir, machine, numpy, benchmark, combo, samples):
     """Replace one combination's samples (and median) in a fixture result file."""
     path = next((results_dir / machine).glob(f"*numpy{numpy}-*.json"))

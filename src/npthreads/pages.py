@@ -21,7 +21,7 @@ from urllib.parse import quote
 import jinja2
 
 from . import machines as fleet_model
-from . import plots, pooled, report
+from . import machine, plots, pooled, report
 from .units import format_duration
 
 # Autoescape for every template, whatever its file name; StrictUndefined so a
@@ -308,9 +308,9 @@ def _version_table(grids):
                   "fastest vs naive"], rows)
 
 
-def _scenarios(rep, folder):
-    """The scenario sections, in the report's order; draws their plots into
-    ``folder`` on the way (heat-NN, versions-NN, openblas-NN)."""
+def _scenarios(rep, folder, drawings):
+    """The scenario sections, in the report's order; adds their plots, into
+    ``folder`` (heat-NN, versions-NN, openblas-NN), to ``drawings``."""
     by_bench = {}
     for (benchmark, size), grids in rep.figures().items():
         by_bench.setdefault(benchmark, []).append((size, grids))
@@ -322,11 +322,11 @@ def _scenarios(rep, folder):
         for size, grids in sizes:
             n += 1
             name = f"heat-{n:02d}.png"
-            plots.heatmap(grids, folder / name)
+            drawings.append((plots.heatmap, (grids, folder / name), {}))
             heat_maps.append(HeatMap(_size_label(size), Figure(name, _heat_alt(grids)),
                                      _heat_table(grids)))
         name = f"versions-{b_index + 1:02d}.png"
-        plots.version_axis(sizes, folder / name)
+        drawings.append((plots.version_axis, (sizes, folder / name), {}))
         alt = (f"Line plot of {first.scenario}: fastest, naive and serial time per numpy "
                f"version, OpenBLAS version under each; " + "; ".join(
                    f"{_size_label(s)}: fastest {format_duration(gs[-1].fastest_time)} on "
@@ -343,7 +343,8 @@ def _scenarios(rep, folder):
             versions=Figure(name, alt),
             version_tables=[SizedTable(_size_label(size), _version_table(grids))
                             for size, grids in sizes],
-            openblas=_openblas_view(rep, benchmark, first.scenario, folder, b_index),
+            openblas=_openblas_view(rep, benchmark, first.scenario, folder, b_index,
+                                    drawings),
             threaded=_threaded_view([(size, pairs) for (b, size), pairs
                                      in report.gil_pairs(rep).items() if b == benchmark])))
     return scenarios
@@ -404,7 +405,7 @@ def _threaded_sentences(rep):
     return sentences
 
 
-def _openblas_view(rep, benchmark, scenario, folder, b_index):
+def _openblas_view(rep, benchmark, scenario, folder, b_index, drawings):
     """The scenario across OpenBLAS builds under one numpy (issue 10), next
     to the numpy view: a step that shows here belongs to OpenBLAS; one that
     shows only across numpy versions, to numpy. None without such builds."""
@@ -414,7 +415,7 @@ def _openblas_view(rep, benchmark, scenario, folder, b_index):
         return None
     host = sizes[0][1][0].env.numpy
     name = f"openblas-{b_index + 1:02d}.png"
-    plots.version_axis(sizes, folder / name, tick=plots.build_tick)
+    drawings.append((plots.version_axis, (sizes, folder / name), {"tick": plots.build_tick}))
     alt = (f"Line plot of {scenario}: fastest, naive and serial time per OpenBLAS build "
            f"under numpy {host}; " + "; ".join(
                f"{_size_label(s)}: fastest "
@@ -425,10 +426,13 @@ def _openblas_view(rep, benchmark, scenario, folder, b_index):
                          for size, grids in sizes])
 
 
-def machine_page(rep, folder, several=False):
+def machine_page(rep, folder, several=False, drawings=None):
     """Write one machine's page and its images into ``folder``; ``several``:
-    link the page of the same scenarios across machines."""
+    link the page of the same scenarios across machines. The images are
+    drawn here, or added to ``drawings`` for the caller to draw
+    (``plots.draw_all``)."""
     folder.mkdir(parents=True, exist_ok=True)
+    mine = [] if drawings is None else drawings
     info = rep.info
     env = rep.advice_env()
     advice, sentences = _advice_table(rep)
@@ -441,7 +445,9 @@ def machine_page(rep, folder, several=False):
             pooled_runs=max((g.runs for g in rep.grids), default=1), min_runs=pooled.MIN_RUNS,
             threaded=_threaded_sentences(rep),
             machine_facts=_machine_table(info), environment_facts=_environments_table(rep),
-            scenarios=_scenarios(rep, folder), several=several)
+            scenarios=_scenarios(rep, folder, mine), several=several)
+    if drawings is None:
+        plots.draw_all(mine, 1)
 
 
 @dataclass
@@ -478,10 +484,10 @@ def _fleet_plot(fleet, folder):
     env = fleet.common[0]
     labels = [f"{s.scenario} {s.size}".strip() for s in fleet.scenarios]
     series = []
-    for i, machine in enumerate(fleet.machines):
+    for i, machine_name in enumerate(fleet.machines):
         picks = [next((r.picks[i] for r in s.rows if r.env == env), None)
                  for s in fleet.scenarios]
-        series.append((machine, [p.over_serial if p else None for p in picks],
+        series.append((machine_name, [p.over_serial if p else None for p in picks],
                        [bool(p and p.decided) for p in picks]))
     name = "machines.png"
     plots.machine_speedups(labels, series, folder / name)
@@ -530,12 +536,13 @@ def write_reports(results_dir, out):
     out.mkdir(parents=True, exist_ok=True)
     fleet = fleet_model.build(results_dir)
     several = len(fleet.reports) > 1
-    written, rows = [], []
-    for machine, rep in fleet.reports.items():
-        folder = out / slug(machine)
-        machine_page(rep, folder, several=several)
-        written.append((machine, folder / "index.html"))
-        rows.append(_summary_row(fleet.summaries[machine], f"{slug(machine)}/index.html"))
+    written, rows, drawings = [], [], []
+    for name, rep in fleet.reports.items():
+        folder = out / slug(name)
+        machine_page(rep, folder, several=several, drawings=drawings)
+        written.append((name, folder / "index.html"))
+        rows.append(_summary_row(fleet.summaries[name], f"{slug(name)}/index.html"))
+    plots.draw_all(drawings, machine.usable_cores())
     if several:
         machines_page(fleet, out, {m: slug(m) for m in fleet.reports})
     machines = Table(["machine", "cores", "CPU", "memory", "BLAS (newest numpy)",
