@@ -524,8 +524,8 @@ def machines_page(fleet, out, slugs):
 
 
 def _summary_row(s, href):
-    return _row(Cell(str(s.machine), href=href), _numeric(s.cores), s.cpu, _gib(s.memory), s.blas,
-                s.kernel, ", ".join(s.axes) or "none", _numeric(str(s.environments)),
+    return _row(Cell(str(s.machine), href=href), _numeric(s.cores), s.cpu, _gib(s.memory),
+                s.blas, s.kernel, ", ".join(s.axes) or "none", _numeric(str(s.environments)),
                 _numeric(str(s.full_runs)), s.newest_commit, s.newest_date)
 
 

@@ -29,7 +29,7 @@ The rule, for one graph (benchmark, parameter combination, environment):
 2. Levels. Each session's level is the median of its round summaries
    (``evidence.rounds_of``; a track's one value): the round, not the
    sample, is the unit of noise. Its standard error within the session
-   comes from the spread of those rounds (``level_se_of``).
+   comes from the spread of those rounds (``level_of``).
    The session's common movement is taken out first: a two-way median
    polish of every timed row's log level over the machine's sessions
    (``stats.session_effects``), each benchmark one vote, gives each session
@@ -199,25 +199,21 @@ def sense_of(benchmark, unit):
 
 
 def level_of(measurement):
-    """The session's level: the median of its round summaries, or the
-    tracked value of a ``track_`` (one value a session)."""
+    """(the session's level, its standard error on the log scale), or None.
+
+    The level is the median of its round summaries, or the tracked value of
+    a ``track_`` (one value a session). The error comes from the spread of
+    the rounds: a threaded row whose rounds scatter 10-21 ms in one session
+    says less of that session than one whose rounds agree; 0 for a track or
+    a single round."""
     rounds = evidence.rounds_of(measurement)
+    if len(rounds) > 1:
+        return (statistics.median(rounds), evidence.MEDIAN_SE
+                * statistics.stdev(math.log(r) for r in rounds) / math.sqrt(len(rounds)))
     if rounds:
-        return statistics.median(rounds)
+        return rounds[0], 0.0
     value = measurement.value
-    return value if isinstance(value, (int, float)) and value > 0 else None
-
-
-def level_se_of(measurement):
-    """The standard error of a session's level (log scale) from the spread
-    of its rounds: a threaded row whose rounds scatter 10-21 ms in one
-    session says less of that session than one whose rounds agree. 0 for a
-    track (one value) or a single round."""
-    rounds = evidence.rounds_of(measurement)
-    if len(rounds) < 2:
-        return 0.0
-    return evidence.MEDIAN_SE * statistics.stdev(math.log(r) for r in rounds) \
-        / math.sqrt(len(rounds))
+    return (value, 0.0) if isinstance(value, (int, float)) and value > 0 else None
 
 
 def differences(sessions, boundary=None, revisions=None, pairs=None):
@@ -472,8 +468,7 @@ class History:
         self.rev_hash = {int(r): h for r, h in (index.get("revision_to_hash") or {}).items()}
         hash_rev = {h: r for r, h in self.rev_hash.items()}
         measurements = results.load(results_dir) if measurements is None else measurements
-        self.at = {}            # (machine, env, revision, key) -> level
-        self.se_at = {}         # (machine, env, revision, key) -> its se (level_se_of)
+        self.at = {}            # (machine, env, revision, key) -> (level, se): level_of
         self.facts = {}         # (machine, env, revision) -> {fact key: value}
         environments = {}
         timed = {}              # machine -> {(env, key): (benchmark, {revision: log level})}
@@ -484,14 +479,13 @@ class History:
                 continue
             if m.benchmark.rsplit(".", 1)[-1] in HOST_FACTS:
                 self.facts.setdefault((m.machine, m.env_name, rev), {})[m.key] = m.value
-            level = level_of(m)
-            if level:
-                self.at[(m.machine, m.env_name, rev, m.key)] = level
-                self.se_at[(m.machine, m.env_name, rev, m.key)] = level_se_of(m)
+            found = level_of(m)
+            if found:
+                self.at[(m.machine, m.env_name, rev, m.key)] = found
                 if sense_of(m.benchmark, m.unit) == 1:
                     row = timed.setdefault(m.machine, {}).setdefault(
                         (m.env_name, m.key), (m.benchmark, {}))
-                    row[1][rev] = math.log(level)
+                    row[1][rev] = math.log(found[0])
         # (machine, revision) -> the session's common movement, log scale
         self.effect = {(machine, rev): e for machine, rows in timed.items()
                        for rev, e in stats.session_effects(rows, MIN_SESSION_BENCHMARKS).items()}
@@ -538,10 +532,12 @@ class History:
         # a time less, a rate more, by the session's common movement
         sense = sense_of(name, self.benchmarks[name].get("unit"))
         machine = env[0]
-        return [Session(r, self.at[(*env, r, key)]
-                        * math.exp(-sense * self.effect.get((machine, r), 0.0)),
-                        tuple(f[k] for k in common), self.se_at[(*env, r, key)])
-                for r, f in zip(revs, facts)]
+        sessions = []
+        for r, f in zip(revs, facts):
+            level, se = self.at[(*env, r, key)]
+            level *= math.exp(-sense * self.effect.get((machine, r), 0.0))
+            sessions.append(Session(r, level, tuple(f[k] for k in common), se))
+        return sessions
 
     def neighbours(self, path, index):
         """([sessions] of the same row in the machine's other environments,
